@@ -1,0 +1,99 @@
+#include "app/runtime.hpp"
+
+#include "bot/log.hpp"
+
+#include <filesystem>
+#include <iostream>
+
+namespace tandem::app {
+
+// Channel sections of config/tandem.json; each adapter validates its own.
+static const char* const known_sections[] = {"server", "telegram", "discord", "widget"};
+
+bool parse_common(std::vector<std::string>& args, common_options& out, std::string& error) {
+    std::vector<std::string> rest;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& a = args[i];
+        auto take = [&](std::string& dst) {
+            if (i + 1 >= args.size() || args[i + 1].empty()) {
+                error = a + " needs a value";
+                return false;
+            }
+            dst = args[++i];
+            return true;
+        };
+        if (a == "--config") {
+            if (!take(out.config_path))
+                return false;
+        } else if (a.rfind("--config=", 0) == 0) {
+            out.config_path = a.substr(9);
+        } else if (a == "--data") {
+            if (!take(out.data_dir))
+                return false;
+        } else if (a.rfind("--data=", 0) == 0) {
+            out.data_dir = a.substr(7);
+        } else {
+            rest.push_back(a);
+        }
+    }
+    args = std::move(rest);
+    return true;
+}
+
+std::optional<bot::config> open_config(const common_options& opts) {
+    bot::diagnostics diags;
+    auto cfg = bot::load_config(opts.config_path, diags);
+    if (cfg) {
+        for (const auto& [name, _] : cfg->sections) {
+            bool known = false;
+            for (const char* k : known_sections)
+                known = known || name == k;
+            if (!known)
+                diags.add(opts.config_path, "/" + bot::pointer_token(name), "schema.unknown_key",
+                          "unknown field \"" + name + "\" (check the spelling)");
+        }
+    }
+    if (!diags.empty()) {
+        std::cerr << "tandem: the configuration has problems:\n" << diags.to_string();
+        return std::nullopt;
+    }
+    if (!opts.data_dir.empty())
+        cfg->data_dir = std::filesystem::absolute(opts.data_dir).string();
+    bot::log::set_level(bot::log::parse_level(cfg->log.level));
+    return cfg;
+}
+
+std::optional<runtime> open_runtime(const common_options& opts, bool with_service) {
+    auto cfg = open_config(opts);
+    if (!cfg)
+        return std::nullopt;
+    runtime rt;
+    rt.cfg = std::move(*cfg);
+    bot::diagnostics diags;
+    rt.content = bot::content::load({rt.cfg.resolve(rt.cfg.content.intents_dir),
+                                     rt.cfg.resolve(rt.cfg.content.dialogs_dir),
+                                     rt.cfg.resolve(rt.cfg.content.resources_file)},
+                                    diags);
+    if (!diags.empty()) {
+        std::cerr << "tandem: the content has " << diags.size()
+                  << " problem(s); fix them and run `tandem check`:\n"
+                  << diags.to_string();
+        return std::nullopt;
+    }
+    if (!with_service)
+        return rt;
+    try {
+        if (rt.cfg.store.kind == "memory")
+            rt.store = bot::make_memory_store();
+        else
+            rt.store = bot::make_sqlite_store(rt.cfg.data_path(rt.cfg.store.file),
+                                              rt.cfg.store.synchronous_full);
+    } catch (const bot::store_error& e) {
+        std::cerr << "tandem: cannot open the conversation store: " << e.what() << "\n";
+        return std::nullopt;
+    }
+    rt.service = std::make_unique<bot::bot_service>(rt.content, rt.store, rt.cfg);
+    return rt;
+}
+
+} // namespace tandem::app

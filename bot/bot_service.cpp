@@ -1,0 +1,126 @@
+// The only translation unit of bot/ that includes Asio's coroutine machinery.
+#include "bot/bot_service.hpp"
+
+#include "bot/content.hpp"
+#include "bot/conversation_store.hpp"
+#include "bot/log.hpp"
+#include "bot/turn_processor.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+
+namespace tandem::bot {
+
+namespace net = boost::asio;
+
+namespace {
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+} // namespace
+
+struct bot_service::impl {
+    impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s,
+         const config& cfg)
+        : pool(static_cast<std::size_t>(std::max(1, cfg.core.threads))),
+          processor(std::move(c), std::move(s), cfg.conversation),
+          sweep_every(std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
+          sweep_timer(pool) {
+        int n = std::max(1, cfg.core.strands);
+        for (int i = 0; i < n; ++i)
+            strands.push_back(net::make_strand(pool.get_executor()));
+    }
+
+    net::strand<net::thread_pool::executor_type>& strand_for(const std::string& key) {
+        return strands[std::hash<std::string>{}(key) % strands.size()];
+    }
+
+    net::awaitable<void> sweeper() {
+        for (;;) {
+            sweep_timer.expires_after(sweep_every);
+            co_await sweep_timer.async_wait(net::use_awaitable);
+            std::size_t n = 0;
+            try {
+                n = processor.sweep(unix_now());
+            } catch (const std::exception& e) {
+                log::error("sweep_failed", {{"error", e.what()}});
+            }
+            if (n)
+                log::info("conversations_expired", {{"count", n}});
+        }
+    }
+
+    net::thread_pool pool;
+    turn_processor processor;
+    std::vector<net::strand<net::thread_pool::executor_type>> strands;
+    std::chrono::seconds sweep_every;
+    net::steady_timer sweep_timer;
+    std::atomic<bool> stopped{false};
+};
+
+bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s,
+                         const config& cfg)
+    : impl_(std::make_unique<impl>(std::move(c), std::move(s), cfg)) {
+    net::co_spawn(impl_->pool, impl_->sweeper(), [](std::exception_ptr e) {
+        if (!e)
+            return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const boost::system::system_error& se) {
+            if (se.code() != net::error::operation_aborted)
+                log::error("sweeper_stopped", {{"error", se.what()}});
+        } catch (const std::exception& ex) {
+            log::error("sweeper_stopped", {{"error", ex.what()}});
+        }
+    });
+}
+
+bot_service::~bot_service() { stop(); }
+
+net::awaitable<turn_result> bot_service::handle(inbound_message msg) {
+    auto& strand = impl_->strand_for(turn_processor::key(msg.channel, msg.conversation_id));
+    auto* p = &impl_->processor;
+    turn_result r = co_await net::co_spawn(
+        strand,
+        [p, m = std::move(msg)]() -> net::awaitable<turn_result> {
+            std::int64_t now = m.timestamp > 0 ? m.timestamp : unix_now();
+            co_return p->run(m, now);
+        },
+        net::use_awaitable);
+    ++turns_;
+    co_return r;
+}
+
+net::awaitable<bool> bot_service::forget(conversation_ref ref) {
+    auto& strand = impl_->strand_for(turn_processor::key(ref.channel, ref.conversation_id));
+    auto* p = &impl_->processor;
+    bool existed = co_await net::co_spawn(
+        strand,
+        [p, r = std::move(ref)]() -> net::awaitable<bool> {
+            co_return p->forget(r.channel, r.conversation_id);
+        },
+        net::use_awaitable);
+    co_return existed;
+}
+
+void bot_service::set_content(std::shared_ptr<const content> c) {
+    impl_->processor.set_content(std::move(c));
+}
+
+std::size_t bot_service::sweep_expired() { return impl_->processor.sweep(unix_now()); }
+
+void bot_service::stop() {
+    if (impl_->stopped.exchange(true))
+        return;
+    net::post(impl_->pool, [this] { impl_->sweep_timer.cancel(); });
+    impl_->pool.join();
+}
+
+} // namespace tandem::bot

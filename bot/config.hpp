@@ -1,0 +1,74 @@
+// tandem's configuration: config/tandem.json read once into typed structs.
+// Every field's meaning and default is documented here and in docs/configuration.md.
+// Secrets are never in the file: a field names an environment variable instead, and
+// env_lookup is the one place that reads the environment.
+#pragma once
+
+#include "bot/diagnostics.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace tandem::bot {
+
+struct content_config {
+    std::string intents_dir = "intents";                  // relative to the config's root
+    std::string dialogs_dir = "dialogs";                  // relative to the config's root
+    std::string resources_file = "config/resources.json"; // helplines by region
+};
+
+struct store_config {
+    std::string kind = "sqlite";          // "sqlite" or "memory"
+    std::string file = "tandem.sqlite";   // inside data_dir
+    bool synchronous_full = false;        // fsync every commit (power-loss safe), slower
+};
+
+struct conversation_config {
+    std::int64_t idle_expiry_seconds = 1800; // state of an idle conversation is deleted after this
+    std::string default_region = "INTL";     // resource region until the user picks one
+    int fallbacks_before_menu = 2;           // consecutive not-understood turns before the menu
+    double switch_confidence = 0.6;          // min confidence to offer a topic switch mid-dialog
+};
+
+struct core_config {
+    int threads = 2;               // worker threads running turns
+    int strands = 64;              // conversations are hashed over this many serial queues
+    std::int64_t sweep_interval_seconds = 60; // how often expired conversations are deleted
+};
+
+struct log_config {
+    std::string level = "info";   // "debug", "info", "warn", "error"
+    bool message_text = false;    // never log what users write unless this is true
+};
+
+struct config {
+    std::string root = ".";          // folder relative paths are resolved against
+    std::string data_dir = "data";   // where state lives (relative to root unless absolute)
+    content_config content;
+    store_config store;
+    conversation_config conversation;
+    core_config core;
+    log_config log;
+    // Top-level sections the core does not know (channel adapters parse their own).
+    std::map<std::string, nlohmann::json> sections;
+
+    std::string resolve(const std::string& path) const; // root-relative unless absolute
+    std::string data_path(const std::string& file) const; // inside data_dir
+};
+
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+// Reads the process environment.
+env_lookup process_env();
+
+// Parses a config file. root is the folder relative paths resolve against (by default the
+// config file's parent's parent when the file sits in a "config" folder, else its folder).
+// Unknown core keys, wrong types and bad values are all reported.
+std::optional<config> load_config(const std::string& path, diagnostics& diags);
+config parse_config(const nlohmann::json& j, const std::string& file, diagnostics& diags);
+
+} // namespace tandem::bot

@@ -1,0 +1,361 @@
+#include "bot/content.hpp"
+
+#include "bot/normalizer.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+namespace tandem::bot {
+
+const std::vector<std::string>& required_dialogs() {
+    static const std::vector<std::string> d = {"welcome", "menu", "safety", "safety_mode_block",
+                                               "system"};
+    return d;
+}
+
+const std::vector<std::string>& system_nodes() {
+    static const std::vector<std::string> n = {"reprompt", "switch_offer", "stale_option",
+                                               "resume", "dialog_changed", "turn_error"};
+    return n;
+}
+
+std::vector<std::string> template_fields(const std::string& text, bool& ok) {
+    std::vector<std::string> out;
+    ok = true;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '}') {
+            ok = false;
+            continue;
+        }
+        if (text[i] != '{')
+            continue;
+        auto close = text.find('}', i + 1);
+        auto reopen = text.find('{', i + 1);
+        if (close == std::string::npos || (reopen != std::string::npos && reopen < close)) {
+            ok = false;
+            continue;
+        }
+        out.push_back(text.substr(i + 1, close - i - 1));
+        i = close;
+    }
+    return out;
+}
+
+const dialog_def* content::dialog(const std::string& id) const {
+    auto it = dialogs_.find(id);
+    return it == dialogs_.end() ? nullptr : &it->second;
+}
+
+const dialog_def* content::dialog_for(const std::string& intent, const std::string& topic) const {
+    auto it = trigger_to_dialog_.find(intent);
+    if (it == trigger_to_dialog_.end())
+        it = trigger_to_dialog_.find(topic);
+    return it == trigger_to_dialog_.end() ? nullptr : dialog(it->second);
+}
+
+const dialog_def* content::fallback_dialog() const { return dialog_for("fallback", "fallback"); }
+
+std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& diags) {
+    auto c = std::make_shared<content>();
+    std::string all_bytes;
+    auto fingerprint_file = [&](const std::string& f) {
+        std::ifstream in(f, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        all_bytes += f;
+        all_bytes += ss.str();
+    };
+    auto intent_files = list_json_files(paths.intents_dir, diags);
+    for (const auto& f : intent_files)
+        fingerprint_file(f);
+    c->matcher_ = std::make_unique<intent_matcher>(load_intent_files(intent_files, diags), diags);
+    for (const auto& f : list_json_files(paths.dialogs_dir, diags)) {
+        fingerprint_file(f);
+        if (auto d = load_dialog_file(f, diags))
+            c->dialogs_[d->id] = std::move(*d);
+    }
+    fingerprint_file(paths.resources_file);
+    if (auto rs = resource_set::load(paths.resources_file, diags))
+        c->resources_ = std::move(*rs);
+    auto h = std::hash<std::string>{}(all_bytes);
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016zx", h);
+    c->fingerprint_ = buf;
+    for (const auto& u : c->resources_.unverified())
+        c->warnings_.push_back("resource not yet verified by a person: " + u);
+    c->validate(diags);
+    return c;
+}
+
+namespace {
+
+struct dialog_checker {
+    const dialog_def& d;
+    const content& c;
+    const std::map<std::string, std::string>& triggers;
+    diagnostics& diags;
+    std::set<std::string> slots_read, slots_set;
+    std::map<std::string, std::string> read_at; // slot -> first pointer that reads it
+
+    bool known_intent(const std::string& id) const {
+        return c.matcher().find(id) || id == "fallback" || is_core_topic(id);
+    }
+
+    void check_text(const std::string& text, const std::string& ptr) {
+        if (text.size() > 2000)
+            diags.add(d.file, ptr, "text.too_long",
+                      "a reply line is limited to 2000 characters (Discord's limit); this one "
+                      "has " + std::to_string(text.size()));
+        bool ok = true;
+        for (const auto& f : template_fields(text, ok)) {
+            if (f == "emergency" || f == "$region" || f == "$safety_mode" ||
+                (d.id == "system" && (f == "$title" || f == "$current")))
+                continue;
+            if (f.rfind("res:", 0) == 0) {
+                const auto& cats = resource_set::categories();
+                if (std::find(cats.begin(), cats.end(), f.substr(4)) == cats.end())
+                    diags.add(d.file, ptr, "template.bad",
+                              "unknown resource category in {" + f + "}");
+                continue;
+            }
+            std::string slot = f;
+            if (auto bar = f.find('|'); bar != std::string::npos) {
+                slot = f.substr(0, bar);
+                if (f.substr(bar + 1) != "reflect") {
+                    diags.add(d.file, ptr, "template.bad",
+                              "unknown filter in {" + f + "} (only |reflect)");
+                    continue;
+                }
+            }
+            if (slot.empty() || slot[0] == '$') {
+                diags.add(d.file, ptr, "template.bad", "unknown placeholder {" + f + "}");
+                continue;
+            }
+            read_slot(slot, ptr);
+        }
+        if (!ok)
+            diags.add(d.file, ptr, "template.bad", "unbalanced { } in the text");
+    }
+
+    void read_slot(const std::string& slot, const std::string& ptr) {
+        if (slot == "$region" || slot == "$safety_mode")
+            return;
+        if (!d.slots.count(slot)) {
+            diags.add(d.file, ptr, "slot.undeclared",
+                      "slot \"" + slot + "\" is used but not declared in \"slots\"");
+            return;
+        }
+        slots_read.insert(slot);
+        read_at.emplace(slot, ptr);
+    }
+
+    void check_set(const std::map<std::string, nlohmann::json>& set, const std::string& ptr) {
+        for (const auto& [name, value] : set) {
+            std::string p = ptr + "/" + pointer_token(name);
+            auto it = d.slots.find(name);
+            if (it == d.slots.end()) {
+                diags.add(d.file, p, "slot.undeclared",
+                          "slot \"" + name + "\" is set but not declared in \"slots\"");
+                continue;
+            }
+            slots_set.insert(name);
+            const auto& sd = it->second;
+            bool good = value.is_null() ||
+                        (sd.type == "text" && value.is_string()) ||
+                        (sd.type == "number" && value.is_number()) ||
+                        (sd.type == "bool" && value.is_boolean()) ||
+                        (sd.type == "enum" && value.is_string() &&
+                         std::find(sd.values.begin(), sd.values.end(), value.get<std::string>()) !=
+                             sd.values.end());
+            if (!good)
+                diags.add(d.file, p, "slot.bad_value",
+                          "value " + value.dump() + " does not fit " + sd.type + " slot \"" +
+                              name + "\"");
+        }
+    }
+
+    void check_condition(const condition& cnd, const std::string& ptr) {
+        if (cnd.k != condition::kind::compare) {
+            for (const auto& ch : cnd.children)
+                check_condition(ch, ptr);
+            return;
+        }
+        read_slot(cnd.slot, ptr);
+    }
+
+    void target(const std::string& node, const std::string& ptr) {
+        if (!node.empty() && !d.nodes.count(node))
+            diags.add(d.file, ptr, "node.target_missing",
+                      "there is no node \"" + node + "\" in this dialog");
+    }
+
+    void dialog_target(const std::string& id, const std::string& ptr) {
+        if (!id.empty() && !c.dialog(id))
+            diags.add(d.file, ptr, "dialog.unknown_dialog", "there is no dialog \"" + id + "\"");
+    }
+
+    void intent_ref(const std::string& id, const std::string& ptr) {
+        if (!known_intent(id))
+            diags.add(d.file, ptr, "dialog.unknown_intent",
+                      "\"" + id + "\" is not an intent id or core topic");
+    }
+
+    void run() {
+        for (std::size_t i = 0; i < d.triggers.size(); ++i)
+            intent_ref(d.triggers[i], "/triggers/" + std::to_string(i));
+        if (!d.start.empty() && !d.nodes.count(d.start))
+            diags.add(d.file, "/start", "dialog.start_missing",
+                      "start node \"" + d.start + "\" does not exist");
+        for (const auto& [name, sd] : d.slots)
+            if (sd.from_intent)
+                slots_set.insert(name);
+        for (const auto& id : d.node_order) {
+            const auto& n = d.nodes.at(id);
+            const auto& p = n.pointer;
+            for (std::size_t i = 0; i < n.say.size(); ++i)
+                for (std::size_t v = 0; v < n.say[i].size(); ++v)
+                    check_text(n.say[i][v], p + "/say/" + std::to_string(i) +
+                                                (n.say[i].size() > 1 ? "/" + std::to_string(v) : ""));
+            for (std::size_t v = 0; v < n.ask.size(); ++v)
+                check_text(n.ask[v], p + "/ask" + (n.ask.size() > 1 ? "/" + std::to_string(v) : ""));
+            check_set(n.set, p + "/set");
+            std::set<std::string> option_ids;
+            for (std::size_t i = 0; i < n.options.size(); ++i) {
+                const auto& o = n.options[i];
+                if (!option_ids.insert(o.id).second)
+                    diags.add(d.file, o.pointer + "/id", "option.duplicate_id",
+                              "two options of this node share the id \"" + o.id + "\"");
+                check_text(o.label, o.pointer + "/label");
+                target(o.next, o.pointer + "/next");
+                dialog_target(o.start, o.pointer + "/start");
+                check_set(o.set, o.pointer + "/set");
+                if (!o.intent.empty())
+                    intent_ref(o.intent, o.pointer + "/intent");
+                if (o.when)
+                    check_condition(*o.when, o.pointer + "/if");
+            }
+            if (n.capture) {
+                auto it = d.slots.find(n.capture->slot);
+                if (it == d.slots.end())
+                    diags.add(d.file, p + "/capture/slot", "slot.undeclared",
+                              "slot \"" + n.capture->slot + "\" is captured but not declared");
+                else if (it->second.type != "text" && it->second.type != "number")
+                    diags.add(d.file, p + "/capture/slot", "slot.bad_value",
+                              "free text can fill only text or number slots");
+                slots_set.insert(n.capture->slot);
+                target(n.capture->next, p + "/capture/next");
+            }
+            for (const auto& [intent, node] : n.expect) {
+                intent_ref(intent, p + "/expect/" + pointer_token(intent));
+                target(node, p + "/expect/" + pointer_token(intent));
+            }
+            for (std::size_t i = 0; i < n.branch.size(); ++i) {
+                target(n.branch[i].next, p + "/branch/" + std::to_string(i) + "/next");
+                if (n.branch[i].when)
+                    check_condition(*n.branch[i].when, p + "/branch/" + std::to_string(i) + "/if");
+            }
+            if (!n.branch.empty() && n.branch.back().when)
+                diags.add(d.file, p + "/branch", "node.no_way_out",
+                          "the last branch needs no \"if\" (the default), or the dialog can "
+                          "get stuck");
+            target(n.next, p + "/next");
+            target(n.fallback, p + "/fallback");
+            dialog_target(n.start, p + "/start");
+            bool leads = !n.next.empty() || !n.branch.empty() || !n.start.empty() || n.end;
+            if (!n.waits() && !leads)
+                diags.add(d.file, p, "node.no_way_out",
+                          "the node neither waits for an answer (options, capture, expect) nor "
+                          "leads on (next, branch, start, end)");
+            if (n.waits() && leads)
+                diags.add(d.file, p, "node.ambiguous",
+                          "a node that waits for an answer cannot also have next, branch, start "
+                          "or end");
+            if (n.waits() && n.ask.empty() && n.say.empty())
+                diags.add(d.file, p, "node.empty",
+                          "the node waits for an answer but says and asks nothing");
+        }
+        // Reachability from start.
+        if (d.nodes.count(d.start)) {
+            std::set<std::string> seen{d.start};
+            std::deque<std::string> todo{d.start};
+            while (!todo.empty()) {
+                const auto& n = d.nodes.at(todo.front());
+                todo.pop_front();
+                std::vector<std::string> out{n.next, n.fallback};
+                for (const auto& o : n.options)
+                    out.push_back(o.next);
+                if (n.capture)
+                    out.push_back(n.capture->next);
+                for (const auto& [_, t] : n.expect)
+                    out.push_back(t);
+                for (const auto& b : n.branch)
+                    out.push_back(b.next);
+                for (const auto& t : out)
+                    if (!t.empty() && d.nodes.count(t) && seen.insert(t).second)
+                        todo.push_back(t);
+            }
+            // The system dialog's nodes are said by the core directly.
+            if (d.id != "system")
+                for (const auto& id : d.node_order)
+                    if (!seen.count(id))
+                        diags.add(d.file, d.nodes.at(id).pointer, "node.unreachable",
+                                  "no path from the start node \"" + d.start + "\" reaches \"" +
+                                      id + "\"");
+        }
+        for (const auto& s : slots_read)
+            if (!slots_set.count(s))
+                diags.add(d.file, read_at[s], "slot.never_set",
+                          "slot \"" + s + "\" is read here but no node, option or capture sets it");
+    }
+};
+
+} // namespace
+
+void content::validate(diagnostics& diags) {
+    // Triggers: each intent starts at most one dialog.
+    for (const auto& [id, d] : dialogs_) {
+        for (std::size_t i = 0; i < d.triggers.size(); ++i) {
+            auto [it, fresh] = trigger_to_dialog_.emplace(d.triggers[i], id);
+            if (!fresh)
+                diags.add(d.file, "/triggers/" + std::to_string(i), "dialog.duplicate_trigger",
+                          "\"" + d.triggers[i] + "\" already starts dialog \"" + it->second + "\"");
+        }
+    }
+    for (const auto& [id, d] : dialogs_)
+        dialog_checker{d, *this, trigger_to_dialog_, diags, {}, {}, {}}.run();
+    std::string dialogs_dir = dialogs_.empty() ? "dialogs" : dialogs_.begin()->second.file;
+    if (auto pos = dialogs_dir.find_last_of('/'); pos != std::string::npos)
+        dialogs_dir = dialogs_dir.substr(0, pos);
+    for (const auto& req : required_dialogs())
+        if (!dialogs_.count(req))
+            diags.add(dialogs_dir, "", "content.required_dialog",
+                      "the core needs a dialog \"" + req + "\" (" + req + ".json)");
+    if (!fallback_dialog())
+        diags.add(dialogs_dir, "", "content.required_dialog",
+                  "the core needs a dialog with \"fallback\" in its triggers");
+    if (const auto* sys = dialog("system")) {
+        for (const auto& n : system_nodes())
+            if (!sys->node(n))
+                diags.add(sys->file, "/nodes", "content.required_dialog",
+                          "the system dialog needs a node \"" + n + "\"");
+        if (const auto* sw = sys->node("switch_offer")) {
+            std::set<std::string> ids;
+            for (const auto& o : sw->options)
+                ids.insert(o.id);
+            if (!ids.count("switch") || !ids.count("stay"))
+                diags.add(sys->file, sw->pointer + "/options", "content.required_dialog",
+                          "switch_offer needs options with ids \"switch\" and \"stay\"");
+        }
+    }
+    for (const auto& req : {"forget_me", "restart", "help", "goodbye"})
+        if (!dialog_for(req, req))
+            diags.add(dialogs_dir, "", "content.required_dialog",
+                      std::string("no dialog handles the \"") + req + "\" interrupt");
+    matcher_->self_test(diags);
+}
+
+} // namespace tandem::bot

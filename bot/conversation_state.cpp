@@ -1,0 +1,59 @@
+#include "bot/conversation_state.hpp"
+
+#include <stdexcept>
+
+namespace tandem::bot {
+
+nlohmann::json to_json(const conversation_state& s) {
+    nlohmann::json stack = nlohmann::json::array();
+    for (const auto& f : s.stack)
+        stack.push_back({{"dialog", f.dialog}, {"version", f.version}, {"node", f.node},
+                         {"slots", f.slots}});
+    return {{"schema", conversation_state::schema},
+            {"stack", stack},
+            {"region", s.region},
+            {"safety_mode", s.safety_mode},
+            {"pending_switch", s.pending_switch},
+            {"fallbacks", s.fallbacks},
+            {"welcomed", s.welcomed},
+            {"turns", s.turns},
+            {"seed", s.seed},
+            {"created", s.created},
+            {"last_active", s.last_active},
+            {"last_intent", s.last_intent},
+            {"last_topic", s.last_topic},
+            {"last_variant", s.last_variant}};
+}
+
+conversation_state state_from_json(const nlohmann::json& j) {
+    try {
+        if (!j.is_object() || j.value("schema", 0) != conversation_state::schema)
+            throw std::runtime_error("unknown state schema");
+        conversation_state s;
+        for (const auto& f : j.at("stack")) {
+            dialog_frame fr;
+            fr.dialog = f.at("dialog").get<std::string>();
+            fr.version = f.at("version").get<int>();
+            fr.node = f.at("node").get<std::string>();
+            fr.slots = f.at("slots").get<std::map<std::string, std::string>>();
+            s.stack.push_back(std::move(fr));
+        }
+        s.region = j.at("region").get<std::string>();
+        s.safety_mode = j.at("safety_mode").get<std::string>();
+        s.pending_switch = j.at("pending_switch").get<std::string>();
+        s.fallbacks = j.at("fallbacks").get<int>();
+        s.welcomed = j.at("welcomed").get<bool>();
+        s.turns = j.at("turns").get<std::uint64_t>();
+        s.seed = j.at("seed").get<std::uint64_t>();
+        s.created = j.at("created").get<std::int64_t>();
+        s.last_active = j.at("last_active").get<std::int64_t>();
+        s.last_intent = j.value("last_intent", "");
+        s.last_topic = j.value("last_topic", "");
+        s.last_variant = j.at("last_variant").get<std::map<std::string, int>>();
+        return s;
+    } catch (const nlohmann::json::exception& e) {
+        throw std::runtime_error(std::string("malformed conversation state: ") + e.what());
+    }
+}
+
+} // namespace tandem::bot

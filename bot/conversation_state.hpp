@@ -1,0 +1,45 @@
+// What tandem keeps about one conversation between turns. Serialised as JSON by the
+// stores. It holds dialog positions, slots the user filled, and flags; never a log of
+// messages.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tandem::bot {
+
+struct dialog_frame {
+    std::string dialog;
+    int version = 1;   // the dialog's version when this frame started
+    std::string node;  // where the dialog waits
+    std::map<std::string, std::string> slots; // values as text (numbers in decimal)
+};
+
+struct conversation_state {
+    static constexpr int schema = 1;
+    std::vector<dialog_frame> stack; // top = back(); empty = idle
+    std::string region;              // resource region chosen by the user ("" = default)
+    std::string safety_mode;         // safety kind that suspended closeness work ("" = none)
+    std::string pending_switch;      // dialog offered by a "switch topic?" question
+    int fallbacks = 0;               // consecutive turns not understood
+    bool welcomed = false;           // the not-therapy note was shown
+    std::uint64_t turns = 0;
+    std::uint64_t seed = 0;          // for choosing reply variants
+    std::int64_t created = 0;        // unix seconds
+    std::int64_t last_active = 0;    // unix seconds
+    std::string last_intent;         // what the last message was understood as (for /why)
+    std::string last_topic;
+    std::map<std::string, int> last_variant; // "dialog/node/line" -> variant index
+
+    bool idle() const { return stack.empty(); }
+};
+
+nlohmann::json to_json(const conversation_state& s);
+// Throws std::runtime_error on a malformed document.
+conversation_state state_from_json(const nlohmann::json& j);
+
+} // namespace tandem::bot

@@ -1,0 +1,771 @@
+#include "bot/dialog_engine.hpp"
+
+#include "bot/normalizer.hpp"
+#include "bot/reflection.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+namespace tandem::bot {
+namespace {
+
+std::uint64_t fnv1a(std::string_view s) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+std::uint64_t mix(std::uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+const std::set<std::string>& stopwords() {
+    static const std::set<std::string> s = {
+        "a", "an", "the", "i", "my", "to", "of", "it", "is", "and", "or", "with", "for",
+        "about", "some", "this", "that", "me", "you", "your", "please", "just", "ok", "okay",
+        "am", "are", "be", "in", "on", "at", "let", "us", "we", "would", "like", "lets"};
+    return s;
+}
+
+std::vector<std::string> content_words(const std::string& normalized) {
+    std::vector<std::string> out;
+    std::string cur;
+    auto flush = [&] {
+        if (!cur.empty() && !stopwords().count(cur))
+            out.push_back(cur);
+        cur.clear();
+    };
+    for (char c : normalized) {
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || static_cast<unsigned char>(c) >= 0x80)
+            cur += c;
+        else
+            flush();
+    }
+    flush();
+    return out;
+}
+
+bool contains_phrase(const std::string& text, const std::string& phrase) {
+    if (phrase.empty())
+        return false;
+    std::string t = " " + text + " ", p = " " + phrase + " ";
+    for (char& ch : t)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && static_cast<unsigned char>(ch) < 0x80)
+            ch = ' ';
+    return t.find(p) != std::string::npos;
+}
+
+std::optional<std::string> first_number(const std::string& normalized) {
+    static const std::vector<std::string> words = {"zero", "one", "two",   "three", "four", "five",
+                                                   "six",  "seven", "eight", "nine",  "ten"};
+    for (std::size_t i = 0; i < normalized.size(); ++i) {
+        if (std::isdigit(static_cast<unsigned char>(normalized[i]))) {
+            std::size_t j = i;
+            while (j < normalized.size() && j - i < 9 &&
+                   std::isdigit(static_cast<unsigned char>(normalized[j])))
+                ++j;
+            return std::to_string(std::stoll(normalized.substr(i, j - i)));
+        }
+    }
+    for (const auto& w : content_words(normalized))
+        for (std::size_t k = 0; k < words.size(); ++k)
+            if (w == words[k])
+                return std::to_string(k);
+    return std::nullopt;
+}
+
+class engine {
+public:
+    engine(const content& c, const conversation_config& cfg, conversation_state& s,
+           outbound_message& reply, const turn_input& in)
+        : c_(c), cfg_(cfg), s_(s), reply_(reply), in_(in) {}
+
+    bool forget = false;
+
+    void run() {
+        const auto& cls = in_.understood;
+        ++s_.turns;
+        s_.last_active = in_.now;
+        if (!migrate_state(c_, s_)) {
+            system_say("dialog_changed");
+            if (!in_.option_id.empty()) {
+                start_named("menu");
+                return;
+            }
+        }
+        if (!in_.option_id.empty()) {
+            s_.last_intent = "option";
+            s_.last_topic = s_.stack.empty() ? "" : s_.stack.back().dialog;
+            press(in_.option_id);
+            return;
+        }
+        s_.last_intent = cls.intent;
+        s_.last_topic = cls.topic;
+        if (auto it = cls.captures.find("region"); it != cls.captures.end())
+            if (auto code = c_.resources().region_for(normalize(it->second)))
+                s_.region = *code;
+
+        const bool safety = cls.safety.has_value();
+        if (!s_.welcomed && !safety && cls.topic != "forget_me") {
+            s_.welcomed = true;
+            if (const auto* w = c_.dialog("welcome")) {
+                auto saved = std::move(s_.stack);
+                s_.stack.clear();
+                start(*w, false, nullptr);
+                s_.stack = std::move(saved);
+                reply_.options.clear();
+                reply_.end = false;
+            }
+        }
+        if (safety) {
+            s_.stack.clear();
+            s_.pending_switch.clear();
+            s_.fallbacks = 0;
+            if (is_safety_mode_kind(cls.safety->kind))
+                s_.safety_mode = cls.safety->kind;
+            const auto* d = c_.dialog_for(cls.intent, "");
+            if (!d)
+                d = c_.dialog("safety");
+            if (d)
+                start(*d, false, &cls);
+            return;
+        }
+        if (cls.topic == "forget_me" || cls.topic == "restart" || cls.topic == "goodbye") {
+            s_.stack.clear();
+            s_.pending_switch.clear();
+            s_.fallbacks = 0;
+            if (const auto* d = c_.dialog_for(cls.intent, cls.topic))
+                start(*d, false, &cls);
+            return;
+        }
+        if (cls.topic == "help") {
+            const auto* d = c_.dialog_for(cls.intent, cls.topic);
+            s_.pending_switch.clear();
+            if (d && (s_.stack.empty() || s_.stack.back().dialog != d->id)) {
+                start(*d, false, &cls);
+                return;
+            }
+        }
+        if (!s_.pending_switch.empty()) {
+            std::string target = std::move(s_.pending_switch);
+            s_.pending_switch.clear();
+            if (cls.topic == "affirm" || contains_phrase(cls.normalized, "switch")) {
+                switch_to(target);
+                return;
+            }
+            if (cls.topic == "deny" || contains_phrase(cls.normalized, "stay")) {
+                reask();
+                return;
+            }
+        }
+        if (!s_.stack.empty()) {
+            in_node();
+            return;
+        }
+        idle();
+    }
+
+private:
+    const content& c_;
+    const conversation_config& cfg_;
+    conversation_state& s_;
+    outbound_message& reply_;
+    const turn_input& in_;
+
+    std::string region() const {
+        if (!s_.region.empty())
+            return s_.region;
+        if (!cfg_.default_region.empty() && c_.resources().region(cfg_.default_region))
+            return cfg_.default_region;
+        return c_.resources().default_region();
+    }
+
+    const std::string& pick(const variants& v, const std::string& key) {
+        static const std::string empty;
+        if (v.empty())
+            return empty;
+        if (v.size() == 1)
+            return v[0];
+        std::uint64_t h = mix(s_.seed ^ fnv1a(key) ^ mix(s_.turns));
+        std::size_t n = v.size(), idx;
+        auto it = s_.last_variant.find(key);
+        if (it == s_.last_variant.end() || it->second < 0 || static_cast<std::size_t>(it->second) >= n)
+            idx = h % n;
+        else
+            idx = (static_cast<std::size_t>(it->second) + 1 + h % (n - 1)) % n;
+        s_.last_variant[key] = static_cast<int>(idx);
+        return v[idx];
+    }
+
+    std::string render(const std::string& text, const dialog_frame* f,
+                       const std::map<std::string, std::string>& extra = {}) {
+        std::string out;
+        out.reserve(text.size() + 32);
+        for (std::size_t i = 0; i < text.size(); ++i) {
+            if (text[i] != '{') {
+                out += text[i];
+                continue;
+            }
+            auto close = text.find('}', i + 1);
+            if (close == std::string::npos) {
+                out += text.substr(i);
+                break;
+            }
+            std::string field = text.substr(i + 1, close - i - 1);
+            i = close;
+            if (auto it = extra.find(field); it != extra.end()) {
+                out += it->second;
+            } else if (field == "emergency") {
+                out += c_.resources().emergency(region());
+            } else if (field.rfind("res:", 0) == 0) {
+                out += c_.resources().render(field.substr(4), region());
+            } else if (field == "$region") {
+                const auto* r = c_.resources().region(region());
+                out += r ? r->name : region();
+            } else if (field == "$safety_mode") {
+                out += s_.safety_mode;
+            } else if (f) {
+                bool refl = false;
+                if (auto bar = field.find('|'); bar != std::string::npos) {
+                    refl = field.substr(bar + 1) == "reflect";
+                    field = field.substr(0, bar);
+                }
+                auto it = f->slots.find(field);
+                if (it != f->slots.end())
+                    out += refl ? reflect(it->second) : trim_fragment(it->second);
+            }
+        }
+        // Tidy spaces left by empty placeholders.
+        std::string tidy;
+        for (char ch : out) {
+            if (ch == ' ' && !tidy.empty() && tidy.back() == ' ')
+                continue;
+            tidy += ch;
+        }
+        while (!tidy.empty() && (tidy.back() == ' ' || tidy.back() == '\n'))
+            tidy.pop_back();
+        return tidy;
+    }
+
+    void say(std::string text) {
+        if (!text.empty())
+            reply_.texts.push_back(std::move(text));
+    }
+
+    const dialog_def* top_dialog() const {
+        return s_.stack.empty() ? nullptr : c_.dialog(s_.stack.back().dialog);
+    }
+
+    std::string slot_value(const std::string& slot, const dialog_frame& f) const {
+        if (slot == "$region")
+            return region();
+        if (slot == "$safety_mode")
+            return s_.safety_mode;
+        auto it = f.slots.find(slot);
+        return it == f.slots.end() ? std::string() : it->second;
+    }
+
+    static std::string json_text(const nlohmann::json& v) {
+        if (v.is_string())
+            return v.get<std::string>();
+        if (v.is_boolean())
+            return v.get<bool>() ? "true" : "false";
+        if (v.is_number_integer())
+            return std::to_string(v.get<long long>());
+        if (v.is_number())
+            return std::to_string(v.get<double>());
+        return v.dump();
+    }
+
+    bool eval(const condition& cnd, const dialog_frame& f) const {
+        switch (cnd.k) {
+        case condition::kind::all:
+            return std::all_of(cnd.children.begin(), cnd.children.end(),
+                               [&](const condition& ch) { return eval(ch, f); });
+        case condition::kind::any:
+            return std::any_of(cnd.children.begin(), cnd.children.end(),
+                               [&](const condition& ch) { return eval(ch, f); });
+        case condition::kind::negate:
+            return cnd.children.empty() || !eval(cnd.children[0], f);
+        case condition::kind::compare:
+            break;
+        }
+        bool present = (cnd.slot[0] == '$') ? !slot_value(cnd.slot, f).empty()
+                                             : f.slots.count(cnd.slot) > 0;
+        std::string v = slot_value(cnd.slot, f);
+        if (cnd.op == "set")
+            return present && !v.empty();
+        if (cnd.op == "unset")
+            return !present || v.empty();
+        if (!present)
+            return cnd.op == "ne";
+        if (cnd.op == "in") {
+            for (const auto& item : cnd.value)
+                if (json_text(item) == v)
+                    return true;
+            return false;
+        }
+        if (cnd.value.is_number()) {
+            double a;
+            try {
+                a = std::stod(v);
+            } catch (...) {
+                return cnd.op == "ne";
+            }
+            double b = cnd.value.get<double>();
+            if (cnd.op == "eq") return a == b;
+            if (cnd.op == "ne") return a != b;
+            if (cnd.op == "lt") return a < b;
+            if (cnd.op == "le") return a <= b;
+            if (cnd.op == "gt") return a > b;
+            if (cnd.op == "ge") return a >= b;
+            return false;
+        }
+        std::string b = json_text(cnd.value);
+        if (cnd.op == "eq") return v == b;
+        if (cnd.op == "ne") return v != b;
+        if (cnd.op == "lt") return v < b;
+        if (cnd.op == "le") return v <= b;
+        if (cnd.op == "gt") return v > b;
+        if (cnd.op == "ge") return v >= b;
+        return false;
+    }
+
+    void apply_set(const std::map<std::string, nlohmann::json>& set, dialog_frame& f) {
+        for (const auto& [k, v] : set) {
+            if (v.is_null())
+                f.slots.erase(k);
+            else
+                f.slots[k] = json_text(v);
+        }
+    }
+
+    std::vector<const option_def*> visible(const node_def& n, const dialog_frame& f) const {
+        std::vector<const option_def*> out;
+        for (const auto& o : n.options)
+            if (!o.when || eval(*o.when, f))
+                out.push_back(&o);
+        return out;
+    }
+
+    std::string line_key(const dialog_frame& f, const std::string& node, const std::string& part) {
+        return f.dialog + "/" + node + "/" + part;
+    }
+
+    // Says the node's question and shows its options.
+    void ask(const node_def& n) {
+        auto& f = s_.stack.back();
+        if (!n.ask.empty())
+            say(render(pick(n.ask, line_key(f, n.id, "ask")), &f));
+        reply_.options.clear();
+        for (const auto* o : visible(n, f))
+            reply_.options.push_back({o->id, render(o->label, &f)});
+    }
+
+    void reask() {
+        if (s_.stack.empty()) {
+            start_named("menu");
+            return;
+        }
+        const auto* d = top_dialog();
+        const auto* n = d ? d->node(s_.stack.back().node) : nullptr;
+        if (!n || !n->waits()) {
+            s_.stack.clear();
+            start_named("menu");
+            return;
+        }
+        ask(*n);
+    }
+
+    void system_say(const std::string& node, const std::map<std::string, std::string>& extra = {},
+                    bool with_options = false) {
+        const auto* sys = c_.dialog("system");
+        const auto* n = sys ? sys->node(node) : nullptr;
+        if (!n)
+            return;
+        dialog_frame dummy;
+        dummy.dialog = "system";
+        for (std::size_t i = 0; i < n->say.size(); ++i)
+            say(render(pick(n->say[i], "system/" + node + "/" + std::to_string(i)), &dummy, extra));
+        if (!n->ask.empty())
+            say(render(pick(n->ask, "system/" + node + "/ask"), &dummy, extra));
+        if (with_options) {
+            reply_.options.clear();
+            for (const auto& o : n->options)
+                reply_.options.push_back({o.id, render(o.label, &dummy, extra)});
+        }
+    }
+
+    // Runs from node_id until the conversation waits for the user or the dialog ends.
+    void enter(std::string node_id) {
+        for (int guard = 0; guard < 64; ++guard) {
+            if (s_.stack.empty())
+                return;
+            auto& f = s_.stack.back();
+            const auto* d = c_.dialog(f.dialog);
+            const auto* n = d ? d->node(node_id) : nullptr;
+            if (!n) {
+                s_.stack.pop_back();
+                reply_.end = s_.stack.empty();
+                return;
+            }
+            f.node = node_id;
+            apply_set(n->set, f);
+            for (std::size_t i = 0; i < n->say.size(); ++i)
+                say(render(pick(n->say[i], line_key(f, n->id, std::to_string(i))), &f));
+            if (!n->branch.empty()) {
+                for (const auto& b : n->branch) {
+                    if (!b.when || eval(*b.when, f)) {
+                        node_id = b.next;
+                        break;
+                    }
+                }
+                continue;
+            }
+            if (!n->next.empty()) {
+                node_id = n->next;
+                continue;
+            }
+            if (!n->start.empty()) {
+                start_named(n->start, true);
+                return;
+            }
+            if (n->end) {
+                finish_frame();
+                return;
+            }
+            ask(*n);
+            return;
+        }
+        // A content loop without a waiting node: stop rather than spin.
+        s_.stack.clear();
+        reply_.options.clear();
+        reply_.end = true;
+    }
+
+    void finish_frame() {
+        s_.stack.pop_back();
+        reply_.options.clear();
+        if (s_.stack.empty()) {
+            reply_.end = true;
+            return;
+        }
+        system_say("resume");
+        reask();
+    }
+
+    bool is_forget_dialog(const dialog_def& d) const {
+        const auto* fd = c_.dialog_for("forget_me", "forget_me");
+        return fd && fd->id == d.id;
+    }
+
+    void start(const dialog_def& target, bool replace, const classification* from) {
+        const dialog_def* d = &target;
+        if (d->closeness_work && !s_.safety_mode.empty()) {
+            if (const auto* block = c_.dialog("safety_mode_block"))
+                d = block;
+        }
+        if (is_forget_dialog(*d)) {
+            forget = true;
+            auto keep_seed = s_.seed;
+            s_ = conversation_state{};
+            s_.seed = keep_seed;
+        }
+        if (replace && !s_.stack.empty())
+            s_.stack.pop_back();
+        if (s_.stack.size() >= 8) // interruptions pile up: keep the newest few
+            s_.stack.erase(s_.stack.begin());
+        dialog_frame f;
+        f.dialog = d->id;
+        f.version = d->version;
+        f.node = d->start;
+        if (from)
+            for (const auto& [name, value] : from->captures)
+                if (auto it = d->slots.find(name); it != d->slots.end() && it->second.from_intent)
+                    f.slots[name] = value;
+        s_.stack.push_back(std::move(f));
+        enter(d->start);
+    }
+
+    void start_named(const std::string& id, bool replace = false) {
+        if (const auto* d = c_.dialog(id))
+            start(*d, replace, nullptr);
+    }
+
+    void switch_to(const std::string& id) {
+        s_.stack.clear();
+        s_.fallbacks = 0;
+        start_named(id);
+    }
+
+    void choose(const option_def& o) {
+        auto& f = s_.stack.back();
+        apply_set(o.set, f);
+        s_.fallbacks = 0;
+        if (o.end)
+            finish_frame();
+        else if (!o.start.empty())
+            start_named(o.start, true);
+        else
+            enter(o.next);
+    }
+
+    void press(const std::string& id) {
+        if (!s_.pending_switch.empty() && (id == "switch" || id == "stay")) {
+            std::string target = std::move(s_.pending_switch);
+            s_.pending_switch.clear();
+            if (id == "switch")
+                switch_to(target);
+            else
+                reask();
+            return;
+        }
+        s_.pending_switch.clear();
+        if (!s_.stack.empty()) {
+            const auto* d = top_dialog();
+            const auto* n = d ? d->node(s_.stack.back().node) : nullptr;
+            if (n)
+                for (const auto* o : visible(*n, s_.stack.back()))
+                    if (o->id == id) {
+                        choose(*o);
+                        return;
+                    }
+        }
+        system_say("stale_option");
+        reask();
+    }
+
+    const option_def* match_option(const node_def& n, const dialog_frame& f) {
+        auto opts = visible(n, f);
+        if (opts.empty())
+            return nullptr;
+        const auto& cls = in_.understood;
+        std::string text = normalize(trim_fragment(cls.normalized));
+        // 1. The option's number.
+        if (!text.empty() && text.size() <= 3 &&
+            std::all_of(text.begin(), text.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+            auto k = std::stoul(text);
+            return (k >= 1 && k <= opts.size()) ? opts[k - 1] : nullptr;
+        }
+        // 2. The label itself.
+        for (const auto* o : opts)
+            if (normalize(trim_fragment(render(o->label, &f))) == text)
+                return o;
+        // 3. A keyword (only when exactly one option claims the message).
+        const option_def* hit = nullptr;
+        int hits = 0;
+        for (const auto* o : opts)
+            for (const auto& kw : o->keywords)
+                if (contains_phrase(text, normalize(kw))) {
+                    if (hit != o)
+                        ++hits;
+                    hit = o;
+                    break;
+                }
+        if (hits == 1)
+            return hit;
+        // 4. The message's intent.
+        if (cls.matched())
+            for (const auto* o : opts)
+                if (!o->intent.empty() && (o->intent == cls.intent || o->intent == cls.topic))
+                    return o;
+        // 5. The message's words all belong to exactly one label.
+        auto words = content_words(text);
+        if (words.empty() || words.size() > 4)
+            return nullptr;
+        hit = nullptr;
+        hits = 0;
+        for (const auto* o : opts) {
+            auto lw = content_words(normalize(render(o->label, &f)));
+            bool all = std::all_of(words.begin(), words.end(), [&](const std::string& w) {
+                return std::find(lw.begin(), lw.end(), w) != lw.end();
+            });
+            if (all) {
+                ++hits;
+                hit = o;
+            }
+        }
+        return hits == 1 ? hit : nullptr;
+    }
+
+    bool is_topic_intent(const classification& cls) const {
+        static const std::set<std::string> topics = {"feeling_smothered", "feeling_distant",
+                                                     "wanting_to_apologize", "conflict"};
+        return topics.count(cls.topic) > 0;
+    }
+
+    void in_node() {
+        const auto& cls = in_.understood;
+        auto& f = s_.stack.back();
+        const auto* d = c_.dialog(f.dialog);
+        const auto* n = d ? d->node(f.node) : nullptr;
+        if (!n || !n->waits()) {
+            s_.stack.clear();
+            idle();
+            return;
+        }
+        if (const auto* o = match_option(*n, f)) {
+            choose(*o);
+            return;
+        }
+        if (cls.matched()) {
+            auto it = n->expect.find(cls.intent);
+            if (it == n->expect.end())
+                it = n->expect.find(cls.topic);
+            if (it != n->expect.end()) {
+                s_.fallbacks = 0;
+                enter(it->second);
+                return;
+            }
+        }
+        if (n->capture) {
+            if (cls.intent == "skip") {
+                s_.fallbacks = 0;
+                enter(n->capture->next);
+                return;
+            }
+            const auto& sd = d->slots.at(n->capture->slot);
+            std::string value;
+            if (sd.type == "number") {
+                auto num = first_number(cls.normalized);
+                if (!num) {
+                    not_understood(*n);
+                    return;
+                }
+                value = *num;
+            } else {
+                value = trim_fragment(in_.text);
+                if (value.size() > 400) {
+                    std::size_t cut = 400;
+                    while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80)
+                        --cut;
+                    value = value.substr(0, cut) + "...";
+                }
+            }
+            if (value.empty()) {
+                not_understood(*n);
+                return;
+            }
+            f.slots[n->capture->slot] = value;
+            s_.fallbacks = 0;
+            enter(n->capture->next);
+            return;
+        }
+        if (cls.matched() && is_topic_intent(cls) && cls.confidence >= cfg_.switch_confidence) {
+            const auto* target = c_.dialog_for(cls.intent, cls.topic);
+            if (target && target->id != f.dialog) {
+                s_.pending_switch = target->id;
+                system_say("switch_offer", {{"$title", target->title}, {"$current", d->title}},
+                           true);
+                return;
+            }
+        }
+        if (cls.matched() && !is_topic_intent(cls) && cls.topic != "affirm" && cls.topic != "deny") {
+            // Small talk mid-dialog (thanks, "are you a bot?"): answer, then resume.
+            const auto* side = c_.dialog_for(cls.intent, cls.topic);
+            if (side && !side->closeness_work && side->id != f.dialog) {
+                s_.fallbacks = 0;
+                start(*side, false, &cls);
+                return;
+            }
+        }
+        not_understood(*n);
+    }
+
+    void not_understood(const node_def& n) {
+        ++s_.fallbacks;
+        if (s_.fallbacks >= cfg_.fallbacks_before_menu) {
+            s_.fallbacks = 0;
+            s_.stack.clear();
+            start_named("menu");
+            return;
+        }
+        if (!n.fallback.empty()) {
+            enter(n.fallback);
+            return;
+        }
+        system_say("reprompt");
+        ask(n);
+    }
+
+    void idle() {
+        const auto& cls = in_.understood;
+        const dialog_def* d = cls.matched() ? c_.dialog_for(cls.intent, cls.topic) : nullptr;
+        if (d) {
+            s_.fallbacks = 0;
+        } else {
+            ++s_.fallbacks;
+            d = c_.fallback_dialog();
+            if (s_.fallbacks >= cfg_.fallbacks_before_menu) {
+                s_.fallbacks = 0;
+                d = c_.dialog("menu");
+            }
+        }
+        if (d)
+            start(*d, false, &cls);
+    }
+};
+
+} // namespace
+
+conversation_state new_state(const std::string& key, std::int64_t now) {
+    conversation_state s;
+    s.seed = mix(fnv1a(key));
+    s.created = now;
+    s.last_active = now;
+    return s;
+}
+
+bool migrate_state(const content& c, conversation_state& state) {
+    bool all_kept = true;
+    std::vector<dialog_frame> kept;
+    for (auto& f : state.stack) {
+        const auto* d = c.dialog(f.dialog);
+        if (!d) {
+            all_kept = false;
+            continue;
+        }
+        std::string node = f.node;
+        bool ok = true;
+        for (int v = f.version; v < d->version && ok; ++v) {
+            auto m = d->migrations.find(v);
+            if (m == d->migrations.end()) {
+                ok = false;
+                break;
+            }
+            if (auto it = m->second.find(node); it != m->second.end())
+                node = it->second;
+        }
+        if (f.version > d->version)
+            ok = false;
+        const auto* n = ok ? d->node(node) : nullptr;
+        if (!n || !n->waits()) {
+            all_kept = false;
+            continue;
+        }
+        f.node = node;
+        f.version = d->version;
+        kept.push_back(std::move(f));
+    }
+    state.stack = std::move(kept);
+    return all_kept;
+}
+
+step_output step(const content& c, const conversation_config& cfg, conversation_state state,
+                 const turn_input& in) {
+    step_output out;
+    out.state = std::move(state);
+    engine e(c, cfg, out.state, out.reply, in);
+    e.run();
+    out.forget = e.forget;
+    return out;
+}
+
+} // namespace tandem::bot

@@ -1,0 +1,368 @@
+#include "bot/intents.hpp"
+
+#include "bot/json_reader.hpp"
+#include "bot/normalizer.hpp"
+
+#include <re2/re2.h>
+#include <re2/set.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+
+namespace tandem::bot {
+
+const std::vector<std::string>& core_topics() {
+    static const std::vector<std::string> t = {
+        "feeling_smothered", "feeling_distant", "wanting_to_apologize", "conflict", "safety",
+        "greeting",          "help",            "thanks",               "goodbye",  "restart",
+        "forget_me",         "affirm",          "deny",                 "out_of_scope"};
+    return t;
+}
+
+bool is_core_topic(std::string_view topic) {
+    const auto& t = core_topics();
+    return std::find(t.begin(), t.end(), topic) != t.end();
+}
+
+const std::vector<std::string>& safety_kinds() {
+    static const std::vector<std::string> k = {
+        "emergency_now",     "suicide_imminent", "suicide_ideation",   "suicide_passive",
+        "self_harm",         "ipv_physical",     "fear_threats",       "coercive_control",
+        "sexual_violence",   "minor_at_risk",    "user_harming_other", "harm_to_others",
+        "third_party_concern", "check"};
+    return k;
+}
+
+bool is_safety_mode_kind(std::string_view kind) {
+    return kind == "ipv_physical" || kind == "fear_threats" || kind == "coercive_control" ||
+           kind == "sexual_violence" || kind == "minor_at_risk";
+}
+
+bool classification::has(std::string_view id) const {
+    return std::any_of(ranked.begin(), ranked.end(),
+                       [&](const ranked_intent& r) { return r.intent == id; });
+}
+
+std::vector<std::string> list_json_files(const std::string& dir, diagnostics& diags) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> files;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        diags.add(dir, "", "file.read", "folder not found");
+        return files;
+    }
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (e.is_regular_file() && e.path().extension() == ".json")
+            files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+namespace {
+
+const std::regex& id_rule() {
+    static const std::regex r("^[a-z][a-z0-9_]{0,63}$");
+    return r;
+}
+
+void load_patterns(json_reader& r, const std::string& key, bool allow_weight,
+                   std::vector<intent_pattern>& out, bool required) {
+    const auto* v = r.get(key, required);
+    if (!v)
+        return;
+    if (!v->is_array()) {
+        r.error(key, "schema.type", "expected a list of patterns, found " + json_type_name(*v));
+        return;
+    }
+    for (std::size_t i = 0; i < v->size(); ++i) {
+        const auto& p = (*v)[i];
+        std::string ptr = r.path(key) + "/" + std::to_string(i);
+        if (p.is_string()) {
+            out.push_back({p.get<std::string>(), 1, nullptr});
+        } else if (p.is_object() && allow_weight) {
+            json_reader pr(p, r.file(), ptr, r.diags());
+            auto re = pr.string("re", true);
+            auto w = pr.integer_or("weight", 1, 1, 100);
+            pr.finish();
+            if (re)
+                out.push_back({*re, static_cast<int>(w), nullptr});
+        } else {
+            r.diags().add(r.file(), ptr, "schema.type",
+                          allow_weight ? "expected a pattern string or {\"re\", \"weight\"}"
+                                       : "expected a pattern string");
+        }
+    }
+    if (required && v->empty())
+        r.error(key, "schema.missing", "an intent needs at least one pattern");
+}
+
+} // namespace
+
+std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
+                                          diagnostics& diags) {
+    std::vector<intent_def> out;
+    for (const auto& file : files) {
+        auto j = read_json_file(file, diags);
+        if (!j)
+            continue;
+        json_reader top(*j, file, "", diags);
+        if (!top.ok())
+            continue;
+        top.integer("schema_version", 1, 1, true);
+        const auto* list = top.get("intents", true);
+        top.finish();
+        if (!list)
+            continue;
+        if (!list->is_array()) {
+            top.error("intents", "schema.type", "expected a list of intents");
+            continue;
+        }
+        for (std::size_t i = 0; i < list->size(); ++i) {
+            std::string ptr = "/intents/" + std::to_string(i);
+            json_reader r((*list)[i], file, ptr, diags);
+            if (!r.ok())
+                continue;
+            intent_def d;
+            d.file = file;
+            d.pointer = ptr;
+            d.id = r.string_or("id", "");
+            if (!r.has("id"))
+                r.error("", "schema.missing", "missing required field \"id\"");
+            else if (!std::regex_match(d.id, id_rule()))
+                r.error("id", "intent.bad_id",
+                        "intent ids are snake_case: lower-case letters, digits and _, "
+                        "starting with a letter; found \"" + d.id + "\"");
+            d.topic = r.string_or("topic", "");
+            if (!r.has("topic"))
+                r.error("", "schema.missing", "missing required field \"topic\"");
+            else if (!is_core_topic(d.topic))
+                r.error("topic", "intent.bad_topic",
+                        "\"" + d.topic + "\" is not a core topic (see docs/content-format.md)");
+            auto pr = r.integer("priority", 0, 1000);
+            if (!r.has("priority"))
+                r.error("", "schema.missing", "missing required field \"priority\"");
+            d.priority = static_cast<int>(pr.value_or(50));
+            d.description = r.string_or("description", "");
+            load_patterns(r, "patterns", true, d.patterns, true);
+            std::vector<intent_pattern> ex;
+            load_patterns(r, "exclude", false, ex, false);
+            for (auto& e : ex)
+                d.excludes.push_back(std::move(e.source));
+            d.examples = r.string_list("examples");
+            d.counterexamples = r.string_list("counterexamples");
+            if (const auto* s = r.get("safety")) {
+                json_reader sr(*s, file, r.path("safety"), diags);
+                safety_info si;
+                si.kind = sr.string_or("kind", "");
+                si.tier = sr.string_or("tier", "");
+                const auto& kinds = safety_kinds();
+                if (std::find(kinds.begin(), kinds.end(), si.kind) == kinds.end())
+                    sr.error("kind", "safety.bad_kind",
+                             "unknown safety kind \"" + si.kind + "\"");
+                if (si.tier != "A" && si.tier != "B" && si.tier != "C")
+                    sr.error("tier", "safety.bad_kind", "tier must be \"A\", \"B\" or \"C\"");
+                sr.finish();
+                if (d.topic != "safety")
+                    r.error("safety", "safety.bad_kind",
+                            "only intents with topic \"safety\" carry a safety block");
+                d.safety = si;
+            } else if (d.topic == "safety") {
+                r.error("", "safety.missing",
+                        "a safety intent needs a \"safety\": {\"kind\", \"tier\"} block");
+            }
+            r.finish();
+            out.push_back(std::move(d));
+        }
+    }
+    return out;
+}
+
+struct intent_matcher::set_holder {
+    re2::RE2::Options options;
+    std::unique_ptr<re2::RE2::Set> set;
+};
+
+namespace {
+re2::RE2::Options matcher_options() {
+    re2::RE2::Options o;
+    o.set_case_sensitive(false);
+    o.set_log_errors(false);
+    o.set_max_mem(64 << 20);
+    return o;
+}
+} // namespace
+
+intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& diags)
+    : intents_(std::move(intents)), set_(std::make_unique<set_holder>()) {
+    set_->options = matcher_options();
+    set_->set = std::make_unique<re2::RE2::Set>(set_->options, re2::RE2::UNANCHORED);
+    for (std::size_t i = 0; i < intents_.size(); ++i) {
+        auto& d = intents_[i];
+        if (!d.id.empty()) {
+            auto [it, fresh] = by_id_.emplace(d.id, i);
+            if (!fresh)
+                diags.add(d.file, d.pointer + "/id", "intent.duplicate_id",
+                          "intent \"" + d.id + "\" is already defined in " +
+                              intents_[it->second].file);
+        }
+        auto add = [&](const std::string& src, int weight, const std::string& ptr,
+                       intent_pattern* pat) {
+            auto re = std::make_unique<re2::RE2>(src, set_->options);
+            if (!re->ok()) {
+                diags.add(d.file, ptr, "pattern.compile",
+                          "RE2 cannot compile this pattern: " + re->error());
+                return;
+            }
+            if (re2::RE2::PartialMatch("", *re)) {
+                diags.add(d.file, ptr, "pattern.too_broad",
+                          "the pattern matches an empty message, so it matches everything");
+                return;
+            }
+            std::string err;
+            if (set_->set->Add(src, &err) < 0) {
+                diags.add(d.file, ptr, "pattern.compile", "RE2 cannot compile this pattern: " + err);
+                return;
+            }
+            entries_.push_back({i, weight});
+            if (pat && !re->NamedCapturingGroups().empty())
+                pat->capture_re = std::shared_ptr<const re2::RE2>(
+                    new re2::RE2(src, set_->options));
+            singles_.push_back(std::move(re));
+        };
+        for (std::size_t p = 0; p < d.patterns.size(); ++p)
+            add(d.patterns[p].source, d.patterns[p].weight,
+                d.pointer + "/patterns/" + std::to_string(p), &d.patterns[p]);
+        for (std::size_t p = 0; p < d.excludes.size(); ++p)
+            add(d.excludes[p], 0, d.pointer + "/exclude/" + std::to_string(p), nullptr);
+    }
+    if (!entries_.empty() && !set_->set->Compile())
+        diags.add("intents", "", "pattern.compile",
+                  "the combined pattern set is too large for RE2's memory limit");
+    if (entries_.empty())
+        set_->set.reset();
+}
+
+intent_matcher::~intent_matcher() = default;
+
+const intent_def* intent_matcher::find(std::string_view id) const {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : &intents_[it->second];
+}
+
+classification intent_matcher::classify(std::string_view text) const {
+    return classify_normalized(normalize(text));
+}
+
+classification intent_matcher::classify_normalized(std::string normalized) const {
+    std::vector<int> hits;
+    if (set_->set) {
+        re2::RE2::Set::ErrorInfo info{};
+        if (!set_->set->Match(normalized, &hits, &info) &&
+            info.kind != re2::RE2::Set::kNoError) {
+            // Out of DFA memory (should not happen with our limits): fall back to the
+            // one-by-one path so a message is never silently unclassified.
+            hits.clear();
+            for (std::size_t k = 0; k < singles_.size(); ++k)
+                if (re2::RE2::PartialMatch(normalized, *singles_[k]))
+                    hits.push_back(static_cast<int>(k));
+        }
+    }
+    return rank(std::move(normalized), hits);
+}
+
+classification intent_matcher::test_classify_one_by_one(std::string_view text) const {
+    std::string n = normalize(text);
+    std::vector<int> hits;
+    for (std::size_t k = 0; k < singles_.size(); ++k)
+        if (re2::RE2::PartialMatch(n, *singles_[k]))
+            hits.push_back(static_cast<int>(k));
+    return rank(std::move(n), hits);
+}
+
+classification intent_matcher::rank(std::string normalized, const std::vector<int>& hits) const {
+    classification c;
+    c.normalized = std::move(normalized);
+    if (hits.empty())
+        return c;
+    // Per intent: score (sum of weights) and whether an exclude matched.
+    std::vector<int> score(intents_.size(), 0);
+    std::vector<char> excluded(intents_.size(), 0);
+    for (int h : hits) {
+        const auto& e = entries_[static_cast<std::size_t>(h)];
+        if (e.weight == 0)
+            excluded[e.intent] = 1;
+        else
+            score[e.intent] += e.weight;
+    }
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < intents_.size(); ++i)
+        if (score[i] > 0 && !excluded[i])
+            order.push_back(i);
+    if (order.empty())
+        return c;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        if (intents_[a].priority != intents_[b].priority)
+            return intents_[a].priority > intents_[b].priority;
+        return score[a] > score[b];
+    });
+    for (auto i : order)
+        c.ranked.push_back({intents_[i].id, intents_[i].priority, score[i]});
+    const auto& win = intents_[order.front()];
+    c.intent = win.id;
+    c.topic = win.topic;
+    c.safety = win.safety;
+    int s1 = score[order.front()], s2 = 0;
+    for (std::size_t k = 1; k < order.size(); ++k) {
+        if (intents_[order[k]].topic != win.topic) {
+            s2 = score[order[k]];
+            break;
+        }
+    }
+    c.confidence = static_cast<double>(s1) / static_cast<double>(s1 + s2);
+    // Captures: only the winner's patterns that have named groups, first match wins.
+    for (const auto& p : win.patterns) {
+        if (!p.capture_re)
+            continue;
+        const auto& re = *p.capture_re;
+        int n = re.NumberOfCapturingGroups();
+        std::vector<re2::StringPiece> sub(static_cast<std::size_t>(n) + 1);
+        if (!re.Match(c.normalized, 0, c.normalized.size(), re2::RE2::UNANCHORED, sub.data(),
+                      n + 1))
+            continue;
+        for (const auto& [name, idx] : re.NamedCapturingGroups()) {
+            const auto& piece = sub[static_cast<std::size_t>(idx)];
+            if (piece.data() && !c.captures.count(name))
+                c.captures[name] = std::string(piece.data(), piece.size());
+        }
+    }
+    return c;
+}
+
+void intent_matcher::self_test(diagnostics& diags) const {
+    for (const auto& d : intents_) {
+        for (std::size_t k = 0; k < d.examples.size(); ++k) {
+            auto c = classify(d.examples[k]);
+            std::string ptr = d.pointer + "/examples/" + std::to_string(k);
+            if (!c.has(d.id))
+                diags.add(d.file, ptr, "intent.example_not_matched",
+                          "example \"" + d.examples[k] + "\" does not match intent \"" + d.id +
+                              "\" (normalised: \"" + c.normalized + "\")");
+            else if (c.intent != d.id)
+                diags.add(d.file, ptr, "intent.example_lost",
+                          "example \"" + d.examples[k] + "\" matches \"" + d.id +
+                              "\" but \"" + c.intent + "\" wins");
+        }
+        for (std::size_t k = 0; k < d.counterexamples.size(); ++k) {
+            auto c = classify(d.counterexamples[k]);
+            if (c.has(d.id))
+                diags.add(d.file, d.pointer + "/counterexamples/" + std::to_string(k),
+                          "intent.counterexample_matched",
+                          "counterexample \"" + d.counterexamples[k] + "\" matches intent \"" +
+                              d.id + "\"");
+        }
+    }
+}
+
+} // namespace tandem::bot

@@ -1,0 +1,115 @@
+// Intents: what a message means. Loaded from intents/*.json (docs/content-format.md §2),
+// compiled into one RE2::Set, and matched once per message.
+#pragma once
+
+#include "bot/diagnostics.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace re2 {
+class RE2;
+} // namespace re2
+
+namespace tandem::bot {
+
+// The core topics every intent belongs to.
+const std::vector<std::string>& core_topics();
+bool is_core_topic(std::string_view topic);
+// Safety kinds and whether a kind puts a conversation in safety mode.
+const std::vector<std::string>& safety_kinds();
+bool is_safety_mode_kind(std::string_view kind);
+
+struct safety_info {
+    std::string kind; // e.g. "suicide_ideation", "check"
+    std::string tier; // "A", "B" or "C"
+};
+
+struct intent_pattern {
+    std::string source;
+    int weight = 1;
+    std::shared_ptr<const re2::RE2> capture_re; // set only when the pattern has named groups
+};
+
+struct intent_def {
+    std::string id;
+    std::string topic;
+    std::string description;
+    std::string file;    // where it was defined
+    std::string pointer; // JSON pointer of the intent in the file
+    int priority = 50;
+    std::vector<intent_pattern> patterns;
+    std::vector<std::string> excludes;
+    std::vector<std::string> examples;
+    std::vector<std::string> counterexamples;
+    std::optional<safety_info> safety;
+};
+
+struct ranked_intent {
+    std::string intent;
+    int priority = 0;
+    int score = 0;
+};
+
+struct classification {
+    std::string intent = "fallback"; // winner, or "fallback" when nothing matched
+    std::string topic = "out_of_scope";
+    double confidence = 0;
+    std::vector<ranked_intent> ranked;           // every matching intent, best first
+    std::map<std::string, std::string> captures; // named groups of the winner's patterns
+    std::optional<safety_info> safety;           // the winner's safety block
+    std::string normalized;                      // the normalised text (never logged)
+    bool matched() const { return intent != "fallback"; }
+    bool has(std::string_view id) const;         // id matched (ranked anywhere)
+};
+
+// Parses intent files; reports every problem. Patterns are not compiled here.
+std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
+                                          diagnostics& diags);
+// Lists "*.json" files of a folder, sorted by name (reports "file.read" when missing).
+std::vector<std::string> list_json_files(const std::string& dir, diagnostics& diags);
+
+class intent_matcher {
+public:
+    // Compiles every pattern into one set. Reports "pattern.compile", "pattern.too_broad",
+    // "intent.duplicate_id". The matcher is usable (without the bad patterns) even then.
+    intent_matcher(std::vector<intent_def> intents, diagnostics& diags);
+    ~intent_matcher();
+    intent_matcher(const intent_matcher&) = delete;
+    intent_matcher& operator=(const intent_matcher&) = delete;
+
+    // Normalises and classifies. Thread-safe.
+    classification classify(std::string_view text) const;
+    classification classify_normalized(std::string normalized) const;
+
+    // Runs every intent's examples and counterexamples; reports
+    // "intent.example_not_matched", "intent.example_lost", "intent.counterexample_matched".
+    void self_test(diagnostics& diags) const;
+
+    const intent_def* find(std::string_view id) const;
+    const std::vector<intent_def>& intents() const { return intents_; }
+    std::size_t pattern_count() const { return entries_.size(); }
+
+    // Baseline for benchmarks: tries each pattern one by one (no set). Same result.
+    classification test_classify_one_by_one(std::string_view text) const;
+
+private:
+    struct entry {
+        std::size_t intent;
+        int weight; // 0 for an exclude pattern
+    };
+    classification rank(std::string normalized, const std::vector<int>& hits) const;
+
+    std::vector<intent_def> intents_;
+    std::vector<entry> entries_;
+    struct set_holder;
+    std::unique_ptr<set_holder> set_;
+    std::vector<std::unique_ptr<re2::RE2>> singles_; // for the one-by-one baseline
+    std::map<std::string, std::size_t, std::less<>> by_id_;
+};
+
+} // namespace tandem::bot

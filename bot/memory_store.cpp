@@ -1,0 +1,53 @@
+#include "bot/conversation_store.hpp"
+
+#include <map>
+#include <mutex>
+
+namespace tandem::bot {
+namespace {
+
+class memory_store final : public conversation_store {
+public:
+    std::optional<std::string> load(const std::string& key) override {
+        std::lock_guard lock(mu_);
+        auto it = rows_.find(key);
+        if (it == rows_.end())
+            return std::nullopt;
+        return it->second.first;
+    }
+    void save(const std::string& key, const std::string& json, std::int64_t last) override {
+        std::lock_guard lock(mu_);
+        rows_[key] = {json, last};
+    }
+    bool erase(const std::string& key) override {
+        std::lock_guard lock(mu_);
+        return rows_.erase(key) > 0;
+    }
+    std::size_t erase_idle_before(std::int64_t cutoff) override {
+        std::lock_guard lock(mu_);
+        std::size_t n = 0;
+        for (auto it = rows_.begin(); it != rows_.end();) {
+            if (it->second.second < cutoff) {
+                it = rows_.erase(it);
+                ++n;
+            } else {
+                ++it;
+            }
+        }
+        return n;
+    }
+    std::size_t size() override {
+        std::lock_guard lock(mu_);
+        return rows_.size();
+    }
+
+private:
+    std::mutex mu_;
+    std::map<std::string, std::pair<std::string, std::int64_t>> rows_;
+};
+
+} // namespace
+
+std::shared_ptr<conversation_store> make_memory_store() { return std::make_shared<memory_store>(); }
+
+} // namespace tandem::bot

@@ -1,0 +1,116 @@
+#include "bot/turn_processor.hpp"
+
+#include "bot/content.hpp"
+#include "bot/conversation_store.hpp"
+#include "bot/dialog_engine.hpp"
+#include "bot/log.hpp"
+#include "bot/normalizer.hpp"
+
+namespace tandem::bot {
+
+turn_processor::turn_processor(std::shared_ptr<const content> c,
+                               std::shared_ptr<conversation_store> store, conversation_config cfg)
+    : content_(std::move(c)), store_(std::move(store)), cfg_(std::move(cfg)) {}
+
+std::string turn_processor::key(const std::string& channel, const std::string& id) {
+    return channel + ":" + id;
+}
+
+void turn_processor::set_content(std::shared_ptr<const content> c) {
+    std::lock_guard lock(content_mu_);
+    content_ = std::move(c);
+}
+
+std::shared_ptr<const content> turn_processor::current_content() const {
+    std::lock_guard lock(content_mu_);
+    return content_;
+}
+
+namespace {
+
+std::string cut_utf8(std::string s, std::size_t max) {
+    if (s.size() <= max)
+        return s;
+    std::size_t cut = max;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80)
+        --cut;
+    s.resize(cut);
+    return s;
+}
+
+std::string apology(const content& c) {
+    if (const auto* sys = c.dialog("system"))
+        if (const auto* n = sys->node("turn_error"))
+            if (!n->say.empty() && !n->say[0].empty())
+                return n->say[0][0];
+    return "Sorry, something went wrong on my side. Please try again in a moment.";
+}
+
+} // namespace
+
+turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
+    auto c = current_content();
+    turn_result result;
+    const std::string k = key(msg.channel, msg.conversation_id);
+    try {
+        conversation_state state;
+        bool fresh = true;
+        if (auto stored = store_->load(k)) {
+            try {
+                state = state_from_json(nlohmann::json::parse(*stored));
+                fresh = false;
+            } catch (const std::exception& e) {
+                log::warn("state_corrupt", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                                            {"error", e.what()}});
+            }
+        }
+        if (!fresh && cfg_.idle_expiry_seconds > 0 &&
+            now - state.last_active > cfg_.idle_expiry_seconds)
+            fresh = true; // expired: start over (the sweeper deletes it too)
+        if (fresh)
+            state = new_state(k, now);
+
+        turn_input in;
+        in.now = now;
+        in.option_id = msg.option_id;
+        if (msg.option_id.empty()) {
+            in.text = cut_utf8(sanitize_utf8(msg.text), max_text_bytes);
+            in.understood = c->matcher().classify(in.text);
+        }
+        auto out = step(*c, cfg_, std::move(state), in);
+        if (out.forget)
+            store_->erase(k);
+        else
+            store_->save(k, to_json(out.state).dump(), now);
+
+        result.reply = std::move(out.reply);
+        result.intent = msg.option_id.empty() ? in.understood.intent : "option";
+        result.topic = msg.option_id.empty() ? in.understood.topic : "";
+        result.confidence = in.understood.confidence;
+        result.forgotten = out.forget;
+        if (!out.forget && !out.state.stack.empty()) {
+            result.dialog = out.state.stack.back().dialog;
+            result.node = out.state.stack.back().node;
+        }
+    } catch (const std::exception& e) {
+        log::error("turn_failed", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                                   {"channel", msg.channel},
+                                   {"error", e.what()}});
+        result = turn_result{};
+        result.error = true;
+        result.reply.texts.push_back(apology(*c));
+    }
+    return result;
+}
+
+bool turn_processor::forget(const std::string& channel, const std::string& id) {
+    return store_->erase(key(channel, id));
+}
+
+std::size_t turn_processor::sweep(std::int64_t now) {
+    if (cfg_.idle_expiry_seconds <= 0)
+        return 0;
+    return store_->erase_idle_before(now - cfg_.idle_expiry_seconds);
+}
+
+} // namespace tandem::bot

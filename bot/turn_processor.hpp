@@ -1,0 +1,47 @@
+// One turn, synchronously: load state, understand the message, step the dialog engine,
+// commit the new state, and only then hand back the reply. Thread-safe for different
+// conversations; the caller serialises turns of one conversation (bot_service does).
+#pragma once
+
+#include "bot/config.hpp"
+#include "bot/message.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace tandem::bot {
+
+class content;
+class conversation_store;
+
+class turn_processor {
+public:
+    turn_processor(std::shared_ptr<const content> content, std::shared_ptr<conversation_store> store,
+                   conversation_config cfg);
+
+    // Never throws: a failed turn (store error, corrupt state, bug) returns error = true,
+    // a kind apology, and leaves the stored state as it was.
+    turn_result run(const inbound_message& msg, std::int64_t now);
+    // Deletes the conversation's state. Throws store_error on I/O failure.
+    bool forget(const std::string& channel, const std::string& conversation_id);
+    // Deletes idle conversations; returns how many.
+    std::size_t sweep(std::int64_t now);
+
+    void set_content(std::shared_ptr<const content> c);
+    std::shared_ptr<const content> current_content() const;
+    const conversation_config& config() const { return cfg_; }
+
+    static std::string key(const std::string& channel, const std::string& conversation_id);
+    // Longest text classified; longer messages are cut (at a UTF-8 boundary) first.
+    static constexpr std::size_t max_text_bytes = 4096;
+
+private:
+    mutable std::mutex content_mu_;
+    std::shared_ptr<const content> content_;
+    std::shared_ptr<conversation_store> store_;
+    conversation_config cfg_;
+};
+
+} // namespace tandem::bot
