@@ -8,7 +8,8 @@
 namespace tandem::app {
 
 // Channel sections of config/tandem.json; each adapter validates its own.
-static const char* const known_sections[] = {"server", "telegram", "discord", "widget"};
+static const std::vector<std::string> known_sections = {"server", "telegram", "discord",
+                                                        "widget"};
 
 bool parse_common(std::vector<std::string>& args, common_options& out, std::string& error) {
     std::vector<std::string> rest;
@@ -42,17 +43,7 @@ bool parse_common(std::vector<std::string>& args, common_options& out, std::stri
 
 std::optional<bot::config> open_config(const common_options& opts) {
     bot::diagnostics diags;
-    auto cfg = bot::load_config(opts.config_path, diags);
-    if (cfg) {
-        for (const auto& [name, _] : cfg->sections) {
-            bool known = false;
-            for (const char* k : known_sections)
-                known = known || name == k;
-            if (!known)
-                diags.add(opts.config_path, "/" + bot::pointer_token(name), "schema.unknown_key",
-                          "unknown field \"" + name + "\" (check the spelling)");
-        }
-    }
+    auto cfg = bot::load_config(opts.config_path, diags, known_sections);
     if (!diags.empty()) {
         std::cerr << "tandem: the configuration has problems:\n" << diags.to_string();
         return std::nullopt;

@@ -19,10 +19,20 @@ namespace tandem::bot {
 namespace net = boost::asio;
 
 namespace {
+// Coroutines take their inputs as value parameters (copied into the frame); lambdas
+// with captures must not be coroutines.
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+net::awaitable<turn_result> run_turn(turn_processor* p, inbound_message m) {
+    std::int64_t now = m.timestamp > 0 ? m.timestamp : unix_now();
+    co_return p->run(m, now);
+}
+
+net::awaitable<bool> run_forget(turn_processor* p, conversation_ref r) {
+    co_return p->forget(r.channel, r.conversation_id);
 }
 } // namespace
 
@@ -87,13 +97,8 @@ bot_service::~bot_service() { stop(); }
 net::awaitable<turn_result> bot_service::handle(inbound_message msg) {
     auto& strand = impl_->strand_for(turn_processor::key(msg.channel, msg.conversation_id));
     auto* p = &impl_->processor;
-    turn_result r = co_await net::co_spawn(
-        strand,
-        [p, m = std::move(msg)]() -> net::awaitable<turn_result> {
-            std::int64_t now = m.timestamp > 0 ? m.timestamp : unix_now();
-            co_return p->run(m, now);
-        },
-        net::use_awaitable);
+    turn_result r =
+        co_await net::co_spawn(strand, run_turn(p, std::move(msg)), net::use_awaitable);
     ++turns_;
     co_return r;
 }
@@ -101,12 +106,8 @@ net::awaitable<turn_result> bot_service::handle(inbound_message msg) {
 net::awaitable<bool> bot_service::forget(conversation_ref ref) {
     auto& strand = impl_->strand_for(turn_processor::key(ref.channel, ref.conversation_id));
     auto* p = &impl_->processor;
-    bool existed = co_await net::co_spawn(
-        strand,
-        [p, r = std::move(ref)]() -> net::awaitable<bool> {
-            co_return p->forget(r.channel, r.conversation_id);
-        },
-        net::use_awaitable);
+    bool existed =
+        co_await net::co_spawn(strand, run_forget(p, std::move(ref)), net::use_awaitable);
     co_return existed;
 }
 

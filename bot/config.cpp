@@ -2,6 +2,7 @@
 
 #include "bot/json_reader.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -103,12 +104,17 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
     return c;
 }
 
-std::optional<config> load_config(const std::string& path, diagnostics& diags) {
+std::optional<config> load_config(const std::string& path, diagnostics& diags,
+                                  const std::vector<std::string>& known_sections) {
     std::size_t before = diags.size();
     auto j = read_json_file(path, diags);
     if (!j)
         return std::nullopt;
     config c = parse_config(*j, path, diags);
+    for (const auto& [name, _] : c.sections)
+        if (std::find(known_sections.begin(), known_sections.end(), name) == known_sections.end())
+            diags.add(path, "/" + pointer_token(name), "schema.unknown_key",
+                      "unknown field \"" + name + "\" (check the spelling)");
     fs::path p = fs::absolute(path).lexically_normal();
     fs::path dir = p.parent_path();
     fs::path root = dir.filename() == "config" ? dir.parent_path() : dir;

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tandem::bot {
 
@@ -68,7 +69,10 @@ env_lookup process_env();
 // Parses a config file. root is the folder relative paths resolve against (by default the
 // config file's parent's parent when the file sits in a "config" folder, else its folder).
 // Unknown core keys, wrong types and bad values are all reported.
-std::optional<config> load_config(const std::string& path, diagnostics& diags);
+// known_sections lists the channel sections the caller understands; any other top-level
+// key is reported as "schema.unknown_key".
+std::optional<config> load_config(const std::string& path, diagnostics& diags,
+                                  const std::vector<std::string>& known_sections = {});
 config parse_config(const nlohmann::json& j, const std::string& file, diagnostics& diags);
 
 } // namespace tandem::bot

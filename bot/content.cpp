@@ -207,6 +207,12 @@ struct dialog_checker {
     void run() {
         for (std::size_t i = 0; i < d.triggers.size(); ++i)
             intent_ref(d.triggers[i], "/triggers/" + std::to_string(i));
+        if (!d.safety_kind.empty()) {
+            const auto& kinds = safety_kinds();
+            if (std::find(kinds.begin(), kinds.end(), d.safety_kind) == kinds.end())
+                diags.add(d.file, "/safety_kind", "safety.bad_kind",
+                          "unknown safety kind \"" + d.safety_kind + "\"");
+        }
         if (!d.start.empty() && !d.nodes.count(d.start))
             diags.add(d.file, "/start", "dialog.start_missing",
                       "start node \"" + d.start + "\" does not exist");

@@ -250,6 +250,7 @@ std::optional<dialog_def> load_dialog_file(const std::string& path, diagnostics&
                 "\"id\" must equal the file name \"" + d.id + "\" (or be left out)");
     d.triggers = r.string_list("triggers");
     d.closeness_work = r.boolean_or("closeness_work", false);
+    d.safety_kind = r.string_or("safety_kind", "");
     r.string("description");
     if (const auto* slots = r.get("slots")) {
         if (!slots->is_object()) {

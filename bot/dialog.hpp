@@ -77,6 +77,7 @@ struct dialog_def {
     std::string title;
     std::vector<std::string> triggers;
     bool closeness_work = false;
+    std::string safety_kind; // starting this dialog records a safety disclosure of this kind
     std::map<std::string, slot_def> slots;
     std::string start;
     std::map<std::string, node_def> nodes;

@@ -178,6 +178,7 @@ private:
     conversation_state& s_;
     outbound_message& reply_;
     const turn_input& in_;
+    std::set<std::string> shown_resources_;
 
     std::string region() const {
         if (!s_.region.empty())
@@ -225,7 +226,11 @@ private:
             } else if (field == "emergency") {
                 out += c_.resources().emergency(region());
             } else if (field.rfind("res:", 0) == 0) {
-                out += c_.resources().render(field.substr(4), region());
+                // A helpline is listed once per answer, even when two categories fall
+                // back to the same entry.
+                std::string line = c_.resources().render(field.substr(4), region());
+                if (shown_resources_.insert(line).second)
+                    out += line;
             } else if (field == "$region") {
                 const auto* r = c_.resources().region(region());
                 out += r ? r->name : region();
@@ -472,20 +477,29 @@ private:
             if (const auto* block = c_.dialog("safety_mode_block"))
                 d = block;
         }
+        if (!d->safety_kind.empty() && is_safety_mode_kind(d->safety_kind))
+            s_.safety_mode = d->safety_kind;
         if (is_forget_dialog(*d)) {
             forget = true;
             auto keep_seed = s_.seed;
             s_ = conversation_state{};
             s_.seed = keep_seed;
         }
-        if (replace && !s_.stack.empty())
-            s_.stack.pop_back();
-        if (s_.stack.size() >= 8) // interruptions pile up: keep the newest few
-            s_.stack.erase(s_.stack.begin());
         dialog_frame f;
         f.dialog = d->id;
         f.version = d->version;
         f.node = d->start;
+        if (replace && !s_.stack.empty()) {
+            // "start" moves the conversation on: what the user already told us (e.g. who
+            // it is about) comes along where the new dialog declares the same slot, and
+            // the dialogs underneath are left behind.
+            for (const auto& [name, value] : s_.stack.back().slots)
+                if (d->slots.count(name))
+                    f.slots[name] = value;
+            s_.stack.clear();
+        }
+        if (s_.stack.size() >= 8) // interruptions pile up: keep the newest few
+            s_.stack.erase(s_.stack.begin());
         if (from)
             for (const auto& [name, value] : from->captures)
                 if (auto it = d->slots.find(name); it != d->slots.end() && it->second.from_intent)
@@ -601,6 +615,17 @@ private:
         return topics.count(cls.topic) > 0;
     }
 
+    bool is_topic_dialog(const dialog_def& d) const {
+        for (const auto& t : d.triggers) {
+            const auto* i = c_.matcher().find(t);
+            static const std::set<std::string> topics = {"feeling_smothered", "feeling_distant",
+                                                         "wanting_to_apologize", "conflict"};
+            if ((i && topics.count(i->topic)) || topics.count(t))
+                return true;
+        }
+        return false;
+    }
+
     void in_node() {
         const auto& cls = in_.understood;
         auto& f = s_.stack.back();
@@ -660,6 +685,11 @@ private:
         }
         if (cls.matched() && is_topic_intent(cls) && cls.confidence >= cfg_.switch_confidence) {
             const auto* target = c_.dialog_for(cls.intent, cls.topic);
+            if (target && target->id != f.dialog && !is_topic_dialog(*d)) {
+                // Menus and small talk give way at once; only a reflection in progress asks.
+                switch_to(target->id);
+                return;
+            }
             if (target && target->id != f.dialog) {
                 s_.pending_switch = target->id;
                 system_say("switch_offer", {{"$title", target->title}, {"$current", d->title}},

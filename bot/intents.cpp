@@ -35,8 +35,11 @@ const std::vector<std::string>& safety_kinds() {
 }
 
 bool is_safety_mode_kind(std::string_view kind) {
+    // Disclosures after which exercises aimed at the partner (opening up, apologising,
+    // asking, "turning toward") are set aside (content-brief §3.4 rules 5, 12 and 13).
     return kind == "ipv_physical" || kind == "fear_threats" || kind == "coercive_control" ||
-           kind == "sexual_violence" || kind == "minor_at_risk";
+           kind == "sexual_violence" || kind == "minor_at_risk" ||
+           kind == "user_harming_other" || kind == "harm_to_others";
 }
 
 bool classification::has(std::string_view id) const {

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs whatever tandem needs that is missing (Debian bookworm packages only).
+# Idempotent: does nothing when everything is present. Run as root (or with sudo).
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config git
+  libboost1.81-dev libre2-dev nlohmann-json3-dev catch2
+  libsqlite3-dev libssl-dev libedit-dev
+  graphviz curl
+)
+# Extra packages a feature needs are listed in scripts/packages.d/*.txt (one per line).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if compgen -G "$here/packages.d/*.txt" >/dev/null; then
+  while read -r p; do
+    [[ -n "$p" && "$p" != \#* ]] && packages+=("$p")
+  done < <(cat "$here"/packages.d/*.txt)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,122 @@
+#include "../support/test_support.hpp"
+
+#include "bot/bot_service.hpp"
+#include "bot/conversation_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+using namespace tandem;
+namespace net = boost::asio;
+
+namespace {
+
+bot::inbound_message msg(const std::string& conv, const std::string& text) {
+    bot::inbound_message m;
+    m.channel = "test";
+    m.conversation_id = conv;
+    m.text = text;
+    return m;
+}
+
+// A store that counts saves and can fail on demand (fault injection).
+class flaky_store : public bot::conversation_store {
+public:
+    std::shared_ptr<bot::conversation_store> inner = bot::make_memory_store();
+    std::atomic<bool> fail{false};
+    std::optional<std::string> load(const std::string& k) override { return inner->load(k); }
+    void save(const std::string& k, const std::string& v, std::int64_t t) override {
+        if (fail)
+            throw bot::store_error("disk full");
+        inner->save(k, v, t);
+    }
+    bool erase(const std::string& k) override { return inner->erase(k); }
+    std::size_t erase_idle_before(std::int64_t c) override { return inner->erase_idle_before(c); }
+    std::size_t size() override { return inner->size(); }
+};
+
+} // namespace
+
+TEST_CASE("bot service: turns of one conversation run in order, others in parallel",
+          "[service][concurrency]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::config cfg;
+    cfg.core.threads = 4;
+    bot::bot_service svc(c, store, cfg);
+    net::io_context ioc;
+    constexpr int conversations = 50;
+    // Each conversation: open the smothered dialog, pick "friend", answer, rate.
+    std::vector<std::vector<bot::turn_result>> results(conversations);
+    for (int i = 0; i < conversations; ++i) {
+        std::string id = "c" + std::to_string(i);
+        for (const char* t : {"i need some space", "a friend", "go dancing", "2"}) {
+            net::co_spawn(
+                ioc, svc.handle(msg(id, t)),
+                [&results, i](std::exception_ptr e, bot::turn_result r) {
+                    REQUIRE(!e);
+                    results[static_cast<std::size_t>(i)].push_back(std::move(r));
+                });
+        }
+    }
+    ioc.run();
+    for (int i = 0; i < conversations; ++i) {
+        auto& r = results[static_cast<std::size_t>(i)];
+        REQUIRE(r.size() == 4);
+        CHECK(r[3].node == "more"); // every step applied, in order
+        CHECK(r[3].reply.texts.front() == "LOW: 2 out of 10 is not much.");
+    }
+    CHECK(store->size() == conversations);
+    CHECK(svc.turns_handled() == conversations * 4);
+}
+
+TEST_CASE("bot service: a failing store gives a kind error and keeps the old state",
+          "[service][faults]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = std::make_shared<flaky_store>();
+    bot::config cfg;
+    bot::bot_service svc(c, store, cfg);
+    auto run = [&](const std::string& text) {
+        net::io_context ioc;
+        auto f = net::co_spawn(ioc, svc.handle(msg("x", text)), net::use_future);
+        ioc.run();
+        return f.get();
+    };
+    auto r1 = run("i need some space");
+    CHECK(r1.node == "who");
+    store->fail = true;
+    auto r2 = run("a partner");
+    CHECK(r2.error);
+    CHECK_FALSE(r2.reply.texts.empty());
+    store->fail = false;
+    auto r3 = run("a partner"); // the failed turn left nothing half-applied
+    CHECK(r3.node == "use");
+}
+
+TEST_CASE("bot service: forget deletes, idle conversations expire", "[service][privacy]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::config cfg;
+    cfg.conversation.idle_expiry_seconds = 60;
+    bot::bot_service svc(c, store, cfg);
+    net::io_context ioc;
+    auto m = msg("old", "hello");
+    m.timestamp = 1000; // long ago
+    auto f1 = net::co_spawn(ioc, svc.handle(m), net::use_future);
+    auto f2 = net::co_spawn(ioc, svc.handle(msg("new", "hello")), net::use_future);
+    ioc.run();
+    f1.get();
+    f2.get();
+    CHECK(store->size() == 2);
+    CHECK(svc.sweep_expired() == 1);
+    CHECK(store->load("test:new"));
+    ioc.restart();
+    auto f3 = net::co_spawn(ioc, svc.forget({"test", "new", "new"}), net::use_future);
+    ioc.run();
+    CHECK(f3.get());
+    CHECK(store->size() == 0);
+}

@@ -1,0 +1,73 @@
+#include "../support/test_support.hpp"
+
+#include "bot/config.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace tandem;
+
+namespace {
+bot::diagnostics parse(const std::string& text, bot::config* out = nullptr) {
+    bot::diagnostics d;
+    auto c = bot::parse_config(nlohmann::json::parse(text, nullptr, true, true), "tandem.json", d);
+    if (out)
+        *out = c;
+    return d;
+}
+} // namespace
+
+TEST_CASE("config: defaults apply when fields are left out", "[config]") {
+    bot::config c;
+    CHECK(parse("{}", &c).empty());
+    CHECK(c.store.kind == "sqlite");
+    CHECK(c.conversation.idle_expiry_seconds == 1800);
+    CHECK(c.core.threads == 2);
+    CHECK_FALSE(c.log.message_text);
+}
+
+TEST_CASE("config: every bad value is reported with its path", "[config]") {
+    auto d = parse(R"({
+        "store": {"kind": "postgres", "fil": "x"},
+        "core": {"threads": 0},
+        "conversation": {"switch_confidence": 2, "idle_expiry_seconds": "soon"},
+        "log": {"level": "loud"}
+    })");
+    auto s = d.to_string();
+    INFO(s);
+    CHECK(s.find("/store/kind: config.bad_value") != std::string::npos);
+    CHECK(s.find("/store/fil: schema.unknown_key") != std::string::npos);
+    CHECK(s.find("/core/threads: schema.range") != std::string::npos);
+    CHECK(s.find("/conversation/switch_confidence: schema.range") != std::string::npos);
+    CHECK(s.find("/conversation/idle_expiry_seconds: schema.type") != std::string::npos);
+    CHECK(s.find("/log/level: config.bad_value") != std::string::npos);
+    CHECK(d.size() == 6);
+}
+
+TEST_CASE("config: channel sections are passed on for their adapters", "[config]") {
+    bot::config c;
+    CHECK(parse(R"({"server": {"listen": "127.0.0.1:8080"}})", &c).empty());
+    REQUIRE(c.sections.count("server"));
+    CHECK(c.sections["server"]["listen"] == "127.0.0.1:8080");
+}
+
+TEST_CASE("config: a broken file is a clear error", "[config]") {
+    test::temp_dir tmp;
+    auto p = tmp.path() / "tandem.json";
+    std::FILE* f = std::fopen(p.c_str(), "w");
+    std::fputs("{ \"data_dir\": \"x\",, }", f);
+    std::fclose(f);
+    bot::diagnostics d;
+    CHECK_FALSE(bot::load_config(p.string(), d));
+    CHECK(d.has_code("json.parse"));
+    CHECK(d.to_string().find("line 1") != std::string::npos);
+    bot::diagnostics d2;
+    CHECK_FALSE(bot::load_config((tmp.path() / "missing.json").string(), d2));
+    CHECK(d2.has_code("file.read"));
+}
+
+TEST_CASE("config: the shipped config is valid", "[config][shipped]") {
+    bot::diagnostics d;
+    auto c = bot::load_config((test::source_dir() / "config" / "tandem.json").string(), d);
+    INFO(d.to_string());
+    CHECK(c.has_value());
+}

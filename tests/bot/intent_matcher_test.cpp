@@ -1,0 +1,108 @@
+#include "../support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace tandem;
+
+namespace {
+std::shared_ptr<const bot::content> fixture() {
+    static auto c = test::load_ok(test::fixture_paths());
+    return c;
+}
+} // namespace
+
+TEST_CASE("intent matcher: higher priority wins over more matches", "[intent]") {
+    const auto& m = fixture()->matcher();
+    auto r = m.classify("hi, I feel smothered and I want to die");
+    CHECK(r.intent == "safety_suicide_ideation");
+    CHECK(r.topic == "safety");
+    REQUIRE(r.safety);
+    CHECK(r.safety->kind == "suicide_ideation");
+    CHECK(r.has("feeling_smothered"));
+    CHECK(r.has("greeting"));
+    CHECK(r.ranked.front().intent == "safety_suicide_ideation");
+}
+
+TEST_CASE("intent matcher: score is the sum of pattern weights", "[intent]") {
+    const auto& m = fixture()->matcher();
+    auto r = m.classify("I feel smothered, I need my own space");
+    CHECK(r.intent == "feeling_smothered");
+    REQUIRE(!r.ranked.empty());
+    CHECK(r.ranked.front().score == 4); // smother (1) + need space (2) + i feel (1)
+    CHECK(r.confidence == Approx(1.0));
+}
+
+TEST_CASE("intent matcher: exclude patterns drop an intent (negation)", "[intent]") {
+    const auto& m = fixture()->matcher();
+    auto r = m.classify("I don't feel smothered, I just miss him");
+    CHECK(r.intent == "feeling_distant");
+    CHECK_FALSE(r.has("feeling_smothered"));
+}
+
+TEST_CASE("intent matcher: traps excluded from safety", "[intent][safety]") {
+    const auto& m = fixture()->matcher();
+    CHECK(m.classify("I'm dying to see her").topic != "safety");
+    CHECK(m.classify("he hit me with the news").topic != "safety");
+    CHECK(m.classify("He hit me again").intent == "safety_ipv_physical");
+}
+
+TEST_CASE("intent matcher: nothing matched gives fallback / out_of_scope", "[intent]") {
+    const auto& m = fixture()->matcher();
+    auto r = m.classify("zzz qqq");
+    CHECK(r.intent == "fallback");
+    CHECK(r.topic == "out_of_scope");
+    CHECK(r.confidence == 0);
+    CHECK(r.ranked.empty());
+    CHECK_FALSE(r.matched());
+    CHECK(m.classify("").intent == "fallback");
+}
+
+TEST_CASE("intent matcher: named captures of the winner", "[intent]") {
+    const auto& m = fixture()->matcher();
+    auto r = m.classify("I'm in the UK");
+    CHECK(r.intent == "set_region");
+    CHECK(r.captures.at("region") == "uk");
+    auto s = m.classify("i feel so boxed in");
+    CHECK(s.intent == "feeling_smothered");
+    CHECK(s.captures.at("feeling") == "so boxed in");
+}
+
+TEST_CASE("intent matcher: texting forms are normalised before matching", "[intent]") {
+    const auto& m = fixture()->matcher();
+    CHECK(m.classify("HELLOOOO").normalized == "helloo");
+    CHECK(m.classify("Hi!!").intent == "greeting");
+    CHECK(m.classify("i dont want to restart").intent != "restart");
+    CHECK(m.classify("can we restart").intent == "restart");
+}
+
+TEST_CASE("intent matcher: the set and the one-by-one baseline agree", "[intent]") {
+    const auto& m = fixture()->matcher();
+    for (const char* text : {"hi", "I feel smothered", "he hit me", "we are drifting apart",
+                             "thanks, bye", "help", "nothing at all", "i am in the usa",
+                             "\xF0\x9F\x98\x8A", "bad \xFF utf8"}) {
+        auto a = m.classify(text);
+        auto b = m.test_classify_one_by_one(text);
+        INFO(text);
+        CHECK(a.intent == b.intent);
+        CHECK(a.ranked.size() == b.ranked.size());
+        CHECK(a.captures == b.captures);
+    }
+}
+
+TEST_CASE("intent matcher: huge and hostile input stays linear and safe", "[intent]") {
+    const auto& m = fixture()->matcher();
+    std::string big(100 * 1024, 'a');
+    big += " i want to die";
+    CHECK(m.classify(big).topic == "safety");
+    std::string nested(50000, '(');
+    CHECK(m.classify(nested).intent == "fallback");
+}
+
+TEST_CASE("intent matcher: shipped intents pass their own examples", "[intent][shipped]") {
+    bot::diagnostics diags;
+    auto c = bot::content::load(test::shipped_paths(), diags);
+    bot::diagnostics self;
+    c->matcher().self_test(self);
+    INFO(self.to_string());
+    CHECK(self.empty());
+}
