@@ -15,6 +15,7 @@ int cmd_chat(args_t args);
 int cmd_classify(args_t args);
 int cmd_eval(args_t args);
 int cmd_graph(args_t args);
+int cmd_lint(args_t args);
 // Defined with the HTTP adapters (app/serve_command.cpp).
 int cmd_serve(args_t args);
 int cmd_telegram(args_t args);

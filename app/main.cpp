@@ -20,6 +20,7 @@ const std::map<std::string, command>& commands() {
         {"check", {cmd_check, "validate intents, dialogs, resources and config"}},
         {"classify", {cmd_classify, "classify messages read from stdin, one JSON line each"}},
         {"eval", {cmd_eval, "measure the intent engine on a labeled .jsonl file"}},
+        {"lint", {cmd_lint, "report intents that never win, shared examples, too-broad patterns"}},
         {"graph", {cmd_graph, "draw a dialog as Graphviz DOT (and SVG when dot is installed)"}},
         {"serve", {cmd_serve, "run the HTTP server: webhooks, widget, health and metrics"}},
         {"telegram", {cmd_telegram, "telegram set-webhook: register the webhook URL"}},

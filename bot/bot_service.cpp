@@ -40,7 +40,7 @@ struct bot_service::impl {
     impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s,
          const config& cfg)
         : pool(static_cast<std::size_t>(std::max(1, cfg.core.threads))),
-          processor(std::move(c), std::move(s), cfg.conversation),
+          processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text),
           sweep_every(std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
           sweep_timer(pool) {
         int n = std::max(1, cfg.core.strands);

@@ -19,7 +19,8 @@ const std::vector<std::string>& required_dialogs() {
 
 const std::vector<std::string>& system_nodes() {
     static const std::vector<std::string> n = {"reprompt", "switch_offer", "stale_option",
-                                               "resume", "dialog_changed", "turn_error"};
+                                               "resume", "dialog_changed", "turn_error",
+                                               "why", "export"};
     return n;
 }
 
@@ -113,7 +114,9 @@ struct dialog_checker {
         bool ok = true;
         for (const auto& f : template_fields(text, ok)) {
             if (f == "emergency" || f == "$region" || f == "$safety_mode" ||
-                (d.id == "system" && (f == "$title" || f == "$current")))
+                (d.id == "system" &&
+                 (f == "$title" || f == "$current" || f == "$understood" ||
+                  f == "$remembered" || f == "$export" || f == "$expires")))
                 continue;
             if (f.rfind("res:", 0) == 0) {
                 const auto& cats = resource_set::categories();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <set>
 
 namespace tandem::bot {
@@ -99,6 +100,10 @@ public:
                 start_named("menu");
                 return;
             }
+        }
+        if (in_.command == "why" || in_.command == "export") {
+            explain(in_.command);
+            return;
         }
         if (!in_.option_id.empty()) {
             s_.last_intent = "option";
@@ -221,42 +226,47 @@ private:
             }
             std::string field = text.substr(i + 1, close - i - 1);
             i = close;
-            if (auto it = extra.find(field); it != extra.end()) {
-                out += it->second;
-            } else if (field == "emergency") {
-                out += c_.resources().emergency(region());
-            } else if (field.rfind("res:", 0) == 0) {
-                // A helpline is listed once per answer, even when two categories fall
-                // back to the same entry.
-                std::string line = c_.resources().render(field.substr(4), region());
-                if (shown_resources_.insert(line).second)
-                    out += line;
-            } else if (field == "$region") {
-                const auto* r = c_.resources().region(region());
-                out += r ? r->name : region();
-            } else if (field == "$safety_mode") {
-                out += s_.safety_mode;
-            } else if (f) {
-                bool refl = false;
-                if (auto bar = field.find('|'); bar != std::string::npos) {
-                    refl = field.substr(bar + 1) == "reflect";
-                    field = field.substr(0, bar);
-                }
-                auto it = f->slots.find(field);
-                if (it != f->slots.end())
-                    out += refl ? reflect(it->second) : trim_fragment(it->second);
-            }
+            std::string value = expand(field, f, extra);
+            // An empty value must not leave a double space ("you'd  go").
+            if (value.empty() && !out.empty() && out.back() == ' ' &&
+                (i + 1 >= text.size() || text[i + 1] == ' ' || std::ispunct(static_cast<unsigned char>(text[i + 1]))))
+                out.pop_back();
+            out += value;
         }
-        // Tidy spaces left by empty placeholders.
-        std::string tidy;
-        for (char ch : out) {
-            if (ch == ' ' && !tidy.empty() && tidy.back() == ' ')
-                continue;
-            tidy += ch;
+        while (!out.empty() && (out.back() == ' ' || out.back() == '\n'))
+            out.pop_back();
+        return out;
+    }
+
+    std::string expand(std::string field, const dialog_frame* f,
+                       const std::map<std::string, std::string>& extra) {
+        if (auto it = extra.find(field); it != extra.end())
+            return it->second;
+        if (field == "emergency")
+            return c_.resources().emergency(region());
+        if (field.rfind("res:", 0) == 0) {
+            // A helpline is listed once per answer, even when two categories fall back to
+            // the same entry.
+            std::string line = c_.resources().render(field.substr(4), region());
+            return shown_resources_.insert(line).second ? line : std::string();
         }
-        while (!tidy.empty() && (tidy.back() == ' ' || tidy.back() == '\n'))
-            tidy.pop_back();
-        return tidy;
+        if (field == "$region") {
+            const auto* r = c_.resources().region(region());
+            return r ? r->name : region();
+        }
+        if (field == "$safety_mode")
+            return s_.safety_mode;
+        if (!f)
+            return "";
+        bool refl = false;
+        if (auto bar = field.find('|'); bar != std::string::npos) {
+            refl = field.substr(bar + 1) == "reflect";
+            field = field.substr(0, bar);
+        }
+        auto it = f->slots.find(field);
+        if (it == f->slots.end())
+            return "";
+        return refl ? reflect(it->second) : trim_fragment(it->second);
     }
 
     void say(std::string text) {
@@ -362,6 +372,63 @@ private:
 
     std::string line_key(const dialog_frame& f, const std::string& node, const std::string& part) {
         return f.dialog + "/" + node + "/" + part;
+    }
+
+    std::string describe_intent(const std::string& id, const std::string& topic) const {
+        if (id.empty())
+            return "nothing yet";
+        if (id == "option")
+            return "a button press";
+        if (id == "fallback")
+            return "something I didn't recognise";
+        const auto* d = c_.matcher().find(id);
+        std::string name = (d && !d->description.empty()) ? d->description : id;
+        std::replace(name.begin(), name.end(), '_', ' ');
+        std::string t = topic;
+        std::replace(t.begin(), t.end(), '_', ' ');
+        return "\"" + name + "\"" + (t.empty() || t == name ? "" : " (" + t + ")");
+    }
+
+    // /why and /export: what tandem understood and keeps, in plain words or as stored.
+    void explain(const std::string& what) {
+        std::map<std::string, std::string> extra;
+        extra["$understood"] = describe_intent(s_.last_intent, s_.last_topic);
+        std::string kept;
+        for (const auto& f : s_.stack) {
+            const auto* d = c_.dialog(f.dialog);
+            kept += "- We're in: " + (d ? d->title : f.dialog) + "\n";
+            for (const auto& [k, v] : f.slots) {
+                std::string name = k;
+                std::replace(name.begin(), name.end(), '_', ' ');
+                kept += "  - " + name + ": " + v + "\n";
+            }
+        }
+        if (s_.stack.empty())
+            kept += "- No exercise in progress.\n";
+        const auto* r = c_.resources().region(region());
+        kept += "- Helplines shown for: " + (r ? r->name : region()) + "\n";
+        if (!s_.safety_mode.empty())
+            kept += "- A safety concern came up, so closeness exercises are set aside.\n";
+        kept += "- Messages so far: " + std::to_string(s_.turns) + " (their text is not kept)";
+        extra["$remembered"] = kept;
+        auto j = to_json(s_);
+        j.erase("seed");
+        j.erase("last_variant");
+        extra["$export"] = j.dump(2);
+        std::int64_t until = in_.expiry_seconds > 0 ? s_.last_active + in_.expiry_seconds : 0;
+        if (until > 0) {
+            std::time_t t = static_cast<std::time_t>(until);
+            std::tm tm{};
+            gmtime_r(&t, &tm);
+            char buf[40];
+            std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+            extra["$expires"] = std::string(buf) + ", unless we talk again";
+        } else {
+            extra["$expires"] = "you delete it";
+        }
+        system_say(what, extra);
+        if (!s_.stack.empty())
+            reask();
     }
 
     // Says the node's question and shows its options.
@@ -744,6 +811,26 @@ private:
 };
 
 } // namespace
+
+std::string command_word(const std::string& text) {
+    std::size_t a = text.find_first_not_of(" \t");
+    if (a == std::string::npos || text[a] != '/')
+        return "";
+    std::size_t b = a + 1;
+    while (b < text.size() && (std::isalnum(static_cast<unsigned char>(text[b])) || text[b] == '_'))
+        ++b;
+    std::string word = text.substr(a + 1, b - a - 1);
+    if (b < text.size() && text[b] == '@') // "/why@tandem_bot" in group chats
+        while (b < text.size() && text[b] != ' ')
+            ++b;
+    if (text.find_first_not_of(" \t", b) != std::string::npos)
+        return "";
+    for (auto& ch : word)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    static const std::set<std::string> known = {"start", "help", "restart", "forget", "why",
+                                                "export", "menu"};
+    return known.count(word) ? word : "";
+}
 
 conversation_state new_state(const std::string& key, std::int64_t now) {
     conversation_state s;

@@ -15,7 +15,14 @@ struct turn_input {
     std::string text;          // the user's text, UTF-8 sanitised (never logged)
     std::string option_id;     // a pressed button, or empty
     std::int64_t now = 0;      // unix seconds
+    std::string command;       // "why" or "export" (a /why or /export message), or empty
+    std::int64_t expiry_seconds = 0; // idle expiry, for telling the user how long state is kept
 };
+
+// Recognises channel commands ("/start", "/help", "/restart", "/forget", "/why",
+// "/export", with an optional "@botname" suffix). Returns the command word without the
+// slash, or empty.
+std::string command_word(const std::string& text);
 
 struct step_output {
     conversation_state state;

@@ -6,11 +6,14 @@
 #include "bot/log.hpp"
 #include "bot/normalizer.hpp"
 
+#include <map>
+
 namespace tandem::bot {
 
 turn_processor::turn_processor(std::shared_ptr<const content> c,
-                               std::shared_ptr<conversation_store> store, conversation_config cfg)
-    : content_(std::move(c)), store_(std::move(store)), cfg_(std::move(cfg)) {}
+                               std::shared_ptr<conversation_store> store, conversation_config cfg,
+                               bool log_text)
+    : content_(std::move(c)), store_(std::move(store)), cfg_(std::move(cfg)), log_text_(log_text) {}
 
 std::string turn_processor::key(const std::string& channel, const std::string& id) {
     return channel + ":" + id;
@@ -73,9 +76,30 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
         turn_input in;
         in.now = now;
         in.option_id = msg.option_id;
+        in.expiry_seconds = cfg_.idle_expiry_seconds;
         if (msg.option_id.empty()) {
             in.text = cut_utf8(sanitize_utf8(msg.text), max_text_bytes);
-            in.understood = c->matcher().classify(in.text);
+            auto cmd = command_word(in.text);
+            if (cmd == "why" || cmd == "export") {
+                in.command = cmd;
+            } else if (!cmd.empty()) {
+                // Channel commands mean the same everywhere: /start greets, /forget forgets.
+                static const std::map<std::string, std::string> as_intent = {
+                    {"start", "greeting"}, {"help", "help"},  {"menu", "help"},
+                    {"restart", "restart"}, {"forget", "forget_me"}};
+                const auto* def = c->matcher().find(as_intent.at(cmd));
+                if (def) {
+                    in.understood.intent = def->id;
+                    in.understood.topic = def->topic;
+                    in.understood.confidence = 1;
+                    in.understood.normalized = normalize(in.text);
+                    in.understood.ranked.push_back({def->id, def->priority, 1});
+                } else {
+                    in.understood = c->matcher().classify(in.text);
+                }
+            } else {
+                in.understood = c->matcher().classify(in.text);
+            }
         }
         auto out = step(*c, cfg_, std::move(state), in);
         if (out.forget)
@@ -84,13 +108,26 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             store_->save(k, to_json(out.state).dump(), now);
 
         result.reply = std::move(out.reply);
-        result.intent = msg.option_id.empty() ? in.understood.intent : "option";
-        result.topic = msg.option_id.empty() ? in.understood.topic : "";
+        result.intent = !in.command.empty()         ? "command_" + in.command
+                        : msg.option_id.empty() ? in.understood.intent
+                                                : "option";
+        result.topic = msg.option_id.empty() && in.command.empty() ? in.understood.topic : "";
         result.confidence = in.understood.confidence;
         result.forgotten = out.forget;
         if (!out.forget && !out.state.stack.empty()) {
             result.dialog = out.state.stack.back().dialog;
             result.node = out.state.stack.back().node;
+        }
+        if (log::enabled(log::level::debug)) {
+            nlohmann::json f = {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                                {"channel", msg.channel},
+                                {"intent", result.intent},
+                                {"topic", result.topic},
+                                {"dialog", result.dialog},
+                                {"node", result.node}};
+            if (log_text_)
+                f["text"] = in.text;
+            log::debug("turn", f);
         }
     } catch (const std::exception& e) {
         log::error("turn_failed", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},

@@ -18,8 +18,10 @@ class conversation_store;
 
 class turn_processor {
 public:
+    // log_text: include the user's text in the debug "turn" log line (local debugging only;
+    // config log.message_text, off by default).
     turn_processor(std::shared_ptr<const content> content, std::shared_ptr<conversation_store> store,
-                   conversation_config cfg);
+                   conversation_config cfg, bool log_text = false);
 
     // Never throws: a failed turn (store error, corrupt state, bug) returns error = true,
     // a kind apology, and leaves the stored state as it was.
@@ -42,6 +44,7 @@ private:
     std::shared_ptr<const content> content_;
     std::shared_ptr<conversation_store> store_;
     conversation_config cfg_;
+    bool log_text_ = false;
 };
 
 } // namespace tandem::bot
