@@ -111,6 +111,8 @@ int run_console(bot::turn_service& service, std::istream& in, std::ostream& out,
                 out << nlohmann::json{{"error", "empty message"}}.dump() << "\n" << std::flush;
             continue;
         }
+        if (opts.before_turn)
+            opts.before_turn(opts.json ? std::cerr : out);
         auto r = run_turn(service, msg);
         if (opts.json)
             out << answer_json(r) << "\n" << std::flush;

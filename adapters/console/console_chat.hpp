@@ -4,6 +4,7 @@
 
 #include "bot/turn_service.hpp"
 
+#include <functional>
 #include <iosfwd>
 #include <string>
 
@@ -14,6 +15,8 @@ struct console_options {
     bool interactive = false;          // prompts and line editing (stdin is a terminal)
     std::string conversation_id = "local";
     std::string record_file;           // write a golden transcript of the session here
+    // Called before each turn (e.g. to reload content that changed on disk); may print.
+    std::function<void(std::ostream&)> before_turn;
 };
 
 // Reads user lines until EOF or "/quit". A line "[id]" presses the option with that id.

@@ -226,3 +226,57 @@ TEST_CASE("cli: graph writes Graphviz DOT for a dialog", "[cli]") {
     CHECK(missing.status == 1);
     CHECK(missing.out.find("no dialog \"nope\"") != std::string::npos);
 }
+
+TEST_CASE("cli: chat --watch picks up a content edit on the next line", "[cli][authoring]") {
+    test::temp_dir tmp;
+    std::filesystem::copy(test::fixture_content(), tmp.path() / "content",
+                          std::filesystem::copy_options::recursive);
+    auto cfg = (tmp.path() / "content" / "config" / "tandem.json").string();
+    auto greeting = (tmp.path() / "content" / "dialogs" / "thanks.json").string();
+    auto fifo = tmp.path() / "in.fifo";
+    auto out = tmp.path() / "out.txt";
+    auto wait_lines = [&](int n) {
+        return "for i in $(seq 1 200); do [ $(grep -c '^{' " + q(out.string()) +
+               " 2>/dev/null || echo 0) -ge " + std::to_string(n) + " ] && break; sleep 0.05; done; ";
+    };
+    std::string script =
+        "mkfifo " + q(fifo.string()) + "; " + test::tandem_bin() + " chat --json --watch --config " +
+        q(cfg) + " < " + q(fifo.string()) + " > " + q(out.string()) + " 2>&1 & pid=$!; exec 3> " +
+        q(fifo.string()) + "; echo 'thank you' >&3; " + wait_lines(1) +
+        "sed -i 's/THANKS: you are welcome./THANKS: edited line./' " + q(greeting) +
+        "; echo 'thank you' >&3; " + wait_lines(2) +
+        "sed -i 's/\"end\": true/\"end\": \"yes\"/' " + q(greeting) + "; echo 'thank you' >&3; " +
+        wait_lines(3) + "exec 3>&-; wait $pid; cat " + q(out.string());
+    auto r = sh(script);
+    INFO(r.out);
+    auto lines = json_lines(r.out);
+    REQUIRE(lines.size() == 3);
+    CHECK(lines[0]["texts"].dump().find("THANKS: you are welcome.") != std::string::npos);
+    CHECK(lines[1]["texts"].dump().find("THANKS: edited line.") != std::string::npos);
+    CHECK(r.out.find("content reloaded") != std::string::npos);
+    // A broken edit is reported and the last good content keeps answering.
+    CHECK(r.out.find("still using the previous version") != std::string::npos);
+    CHECK(r.out.find("thanks.json:/nodes/welcome_back/end: schema.type") != std::string::npos);
+    CHECK(lines[2]["texts"].dump().find("THANKS: edited line.") != std::string::npos);
+}
+
+TEST_CASE("cli: lint reports what the validator cannot", "[cli][authoring]") {
+    test::temp_dir tmp;
+    std::filesystem::copy(test::fixture_content(), tmp.path() / "content",
+                          std::filesystem::copy_options::recursive);
+    auto root = tmp.path() / "content";
+    // An intent shadowed by a higher-priority one on its own examples, and an orphan dialog.
+    std::ofstream(root / "intents" / "zz_lint.json") << R"({"schema_version": 1, "intents": [
+        {"id": "shadowed", "topic": "conflict", "priority": 5,
+         "patterns": ["\\bweather\\b"]}]})";
+    std::ofstream(root / "dialogs" / "orphan.json")
+        << R"({"schema_version": 1, "start": "a", "nodes": {"a": {"say": ["x"], "end": true}}})";
+    auto cfg = (root / "config" / "tandem.json").string();
+    auto r = sh(test::tandem_bin() + " lint --config " + q(cfg));
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("lint.no_examples") != std::string::npos);
+    CHECK(r.out.find("lint.dialog_unreachable: no intent and no other dialog starts \"orphan\"") !=
+          std::string::npos);
+    CHECK(sh(test::tandem_bin() + " lint --strict --config " + q(cfg)).status == 1);
+}
