@@ -22,10 +22,7 @@ public:
             return nullptr;
         stamp_ = now;
         bot::diagnostics diags;
-        auto c = bot::content::load({cfg_.resolve(cfg_.content.intents_dir),
-                                     cfg_.resolve(cfg_.content.dialogs_dir),
-                                     cfg_.resolve(cfg_.content.resources_file)},
-                                    diags);
+        auto c = bot::content::load(content_paths_for(cfg_), diags);
         if (!diags.empty()) {
             out << "(content changed but has " << diags.size()
                 << " problem(s); still using the previous version)\n"
@@ -43,13 +40,15 @@ private:
         std::string s;
         std::error_code ec;
         for (const auto& dir : {cfg_.content.intents_dir, cfg_.content.dialogs_dir}) {
-            for (const auto& e : fs::directory_iterator(cfg_.resolve(dir), ec)) {
+            for (const auto& e : fs::recursive_directory_iterator(cfg_.resolve(dir), ec)) {
                 auto t = fs::last_write_time(e.path(), ec);
                 s += e.path().string() + "@" + std::to_string(t.time_since_epoch().count()) + ";";
             }
         }
-        auto t = fs::last_write_time(cfg_.resolve(cfg_.content.resources_file), ec);
-        s += std::to_string(t.time_since_epoch().count());
+        for (const auto& f : {cfg_.content.resources_file, cfg_.content.locales_file}) {
+            auto t = fs::last_write_time(cfg_.resolve(f), ec);
+            s += std::to_string(ec ? 0 : t.time_since_epoch().count()) + ";";
+        }
         return s;
     }
 

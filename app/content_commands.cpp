@@ -54,10 +54,13 @@ std::shared_ptr<const bot::content> load_for_tool(const common_options& common,
     auto cfg = open_config(common);
     if (!cfg)
         return nullptr;
-    bot::content_paths paths{o.intents.empty() ? cfg->resolve(cfg->content.intents_dir) : o.intents,
-                             o.dialogs.empty() ? cfg->resolve(cfg->content.dialogs_dir) : o.dialogs,
-                             o.resources.empty() ? cfg->resolve(cfg->content.resources_file)
-                                                 : o.resources};
+    auto paths = content_paths_for(*cfg);
+    if (!o.intents.empty())
+        paths.intents_dir = o.intents;
+    if (!o.dialogs.empty())
+        paths.dialogs_dir = o.dialogs;
+    if (!o.resources.empty())
+        paths.resources_file = o.resources;
     auto t0 = std::chrono::steady_clock::now();
     auto c = bot::content::load(paths, diags);
     auto t1 = std::chrono::steady_clock::now();

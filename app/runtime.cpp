@@ -41,6 +41,14 @@ bool parse_common(std::vector<std::string>& args, common_options& out, std::stri
     return true;
 }
 
+bot::content_paths content_paths_for(const bot::config& cfg) {
+    std::error_code ec;
+    auto locales = cfg.resolve(cfg.content.locales_file);
+    return {cfg.resolve(cfg.content.intents_dir), cfg.resolve(cfg.content.dialogs_dir),
+            cfg.resolve(cfg.content.resources_file),
+            std::filesystem::exists(locales, ec) ? locales : std::string()};
+}
+
 std::optional<bot::config> open_config(const common_options& opts) {
     bot::diagnostics diags;
     auto cfg = bot::load_config(opts.config_path, diags, known_sections);
@@ -61,10 +69,7 @@ std::optional<runtime> open_runtime(const common_options& opts, bool with_servic
     runtime rt;
     rt.cfg = std::move(*cfg);
     bot::diagnostics diags;
-    rt.content = bot::content::load({rt.cfg.resolve(rt.cfg.content.intents_dir),
-                                     rt.cfg.resolve(rt.cfg.content.dialogs_dir),
-                                     rt.cfg.resolve(rt.cfg.content.resources_file)},
-                                    diags);
+    rt.content = bot::content::load(content_paths_for(rt.cfg), diags);
     if (!diags.empty()) {
         std::cerr << "tandem: the content has " << diags.size()
                   << " problem(s); fix them and run `tandem check`:\n"

@@ -32,6 +32,9 @@ struct runtime {
 // opens the store and starts the core. Returns nullopt after printing the problems.
 std::optional<runtime> open_runtime(const common_options& opts, bool with_service);
 
+// The content paths a config names, resolved (the locales file only when it exists).
+bot::content_paths content_paths_for(const bot::config& cfg);
+
 // Loads only the config (printing problems); nullopt on any problem.
 std::optional<bot::config> open_config(const common_options& opts);
 

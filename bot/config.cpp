@@ -46,6 +46,7 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         c.content.intents_dir = s.string_or("intents_dir", c.content.intents_dir);
         c.content.dialogs_dir = s.string_or("dialogs_dir", c.content.dialogs_dir);
         c.content.resources_file = s.string_or("resources_file", c.content.resources_file);
+        c.content.locales_file = s.string_or("locales_file", c.content.locales_file);
         s.finish();
     }
     if (const auto* v = r.get("store")) {

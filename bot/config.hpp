@@ -21,6 +21,7 @@ struct content_config {
     std::string intents_dir = "intents";                  // relative to the config's root
     std::string dialogs_dir = "dialogs";                  // relative to the config's root
     std::string resources_file = "config/resources.json"; // helplines by region
+    std::string locales_file = "config/locales.json";     // languages; absent = one language
 };
 
 struct store_config {

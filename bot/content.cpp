@@ -1,8 +1,11 @@
 #include "bot/content.hpp"
 
+#include "bot/json_reader.hpp"
 #include "bot/normalizer.hpp"
 
 #include <algorithm>
+#include <filesystem>
+#include <regex>
 #include <deque>
 #include <fstream>
 #include <functional>
@@ -60,36 +63,178 @@ const dialog_def* content::dialog_for(const std::string& intent, const std::stri
 
 const dialog_def* content::fallback_dialog() const { return dialog_for("fallback", "fallback"); }
 
-std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& diags) {
+std::shared_ptr<content> content::build(sources src, const resource_set& res, std::string locale,
+                                        std::string fingerprint, diagnostics& diags) {
     auto c = std::make_shared<content>();
-    std::string all_bytes;
-    auto fingerprint_file = [&](const std::string& f) {
-        std::ifstream in(f, std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        all_bytes += f;
-        all_bytes += ss.str();
-    };
-    auto intent_files = list_json_files(paths.intents_dir, diags);
-    for (const auto& f : intent_files)
-        fingerprint_file(f);
-    c->matcher_ = std::make_unique<intent_matcher>(load_intent_files(intent_files, diags), diags);
-    for (const auto& f : list_json_files(paths.dialogs_dir, diags)) {
-        fingerprint_file(f);
-        if (auto d = load_dialog_file(f, diags))
-            c->dialogs_[d->id] = std::move(*d);
-    }
-    fingerprint_file(paths.resources_file);
-    if (auto rs = resource_set::load(paths.resources_file, diags))
-        c->resources_ = std::move(*rs);
-    auto h = std::hash<std::string>{}(all_bytes);
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016zx", h);
-    c->fingerprint_ = buf;
+    c->locale_ = std::move(locale);
+    c->fingerprint_ = std::move(fingerprint);
+    c->resources_ = res;
+    c->matcher_ = std::make_unique<intent_matcher>(std::move(src.intents), diags);
+    c->dialogs_ = std::move(src.dialogs);
     for (const auto& u : c->resources_.unverified())
         c->warnings_.push_back("resource not yet verified by a person: " + u);
     c->validate(diags);
     return c;
+}
+
+namespace {
+
+std::string hash_files(const std::vector<std::string>& files) {
+    std::string all;
+    for (const auto& f : files) {
+        std::ifstream in(f, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        all += f;
+        all += ss.str();
+    }
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016zx", std::hash<std::string>{}(all));
+    return buf;
+}
+
+std::map<std::string, locale_info> load_locales(const std::string& path, std::string& def,
+                                                diagnostics& diags) {
+    std::map<std::string, locale_info> out;
+    auto j = read_json_file(path, diags);
+    if (!j)
+        return out;
+    json_reader r(*j, path, "", diags);
+    if (!r.ok())
+        return out;
+    r.integer("schema_version", 1, 1, true);
+    def = r.string_or("default", "en");
+    const auto* list = r.get("locales", true);
+    r.finish();
+    if (!list)
+        return out;
+    if (!list->is_object()) {
+        diags.add(path, "/locales", "schema.type", "expected an object of code: {name, aliases}");
+        return out;
+    }
+    static const std::regex code_rule("^[a-z]{2,3}$");
+    for (const auto& [code, v] : list->items()) {
+        std::string ptr = "/locales/" + pointer_token(code);
+        if (!std::regex_match(code, code_rule))
+            diags.add(path, ptr, "locale.bad_code",
+                      "locale codes are two or three lower-case letters (ISO 639), e.g. \"es\"");
+        json_reader lr(v, path, ptr, diags);
+        locale_info li;
+        li.code = code;
+        li.name = lr.string_or("name", code);
+        for (const auto& a : lr.string_list("aliases"))
+            li.aliases.push_back(normalize(a));
+        lr.finish();
+        out[code] = std::move(li);
+    }
+    if (!out.count(def))
+        diags.add(path, "/default", "locale.default_missing",
+                  "the default locale \"" + def + "\" is not in \"locales\"");
+    return out;
+}
+
+} // namespace
+
+std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& diags) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> all_files;
+    auto intent_files = list_json_files(paths.intents_dir, diags);
+    auto dialog_files = list_json_files(paths.dialogs_dir, diags);
+    sources base;
+    base.intents = load_intent_files(intent_files, diags);
+    for (const auto& f : dialog_files)
+        if (auto d = load_dialog_file(f, diags))
+            base.dialogs[d->id] = std::move(*d);
+    resource_set res;
+    if (auto rs = resource_set::load(paths.resources_file, diags))
+        res = std::move(*rs);
+    all_files.insert(all_files.end(), intent_files.begin(), intent_files.end());
+    all_files.insert(all_files.end(), dialog_files.begin(), dialog_files.end());
+    all_files.push_back(paths.resources_file);
+
+    std::string def = "en";
+    std::map<std::string, locale_info> locales;
+    if (!paths.locales_file.empty()) {
+        locales = load_locales(paths.locales_file, def, diags);
+        all_files.push_back(paths.locales_file);
+    }
+    // Packs: every non-default locale, built from the default files with the pack's own
+    // intents and dialogs overriding them by id.
+    std::map<std::string, sources> pack_sources;
+    for (const auto& [code, li] : locales) {
+        if (code == def)
+            continue;
+        sources pack = base;
+        std::error_code ec;
+        auto pi = (fs::path(paths.intents_dir) / code).string();
+        auto pd = (fs::path(paths.dialogs_dir) / code).string();
+        if (!fs::is_directory(pi, ec) && !fs::is_directory(pd, ec)) {
+            diags.add(paths.locales_file, "/locales/" + code, "locale.pack_missing",
+                      "no pack folder " + pi + " or " + pd + " for locale \"" + code + "\"");
+            continue;
+        }
+        if (fs::is_directory(pi, ec)) {
+            auto files = list_json_files(pi, diags);
+            all_files.insert(all_files.end(), files.begin(), files.end());
+            for (auto& d : load_intent_files(files, diags)) {
+                auto it = std::find_if(pack.intents.begin(), pack.intents.end(),
+                                       [&](const intent_def& x) { return x.id == d.id; });
+                if (it != pack.intents.end())
+                    *it = std::move(d);
+                else
+                    pack.intents.push_back(std::move(d));
+            }
+        }
+        if (fs::is_directory(pd, ec)) {
+            auto files = list_json_files(pd, diags);
+            all_files.insert(all_files.end(), files.begin(), files.end());
+            for (const auto& f : files)
+                if (auto d = load_dialog_file(f, diags))
+                    pack.dialogs[d->id] = std::move(*d);
+        }
+        pack_sources[code] = std::move(pack);
+    }
+    auto fp = hash_files(all_files);
+    auto c = build(std::move(base), res, def, fp, diags);
+    c->locales_ = locales;
+    for (auto& [code, src] : pack_sources) {
+        // The default files' problems were reported once already; report only new ones.
+        diagnostics pack_diags;
+        auto p = build(std::move(src), res, code, fp, pack_diags);
+        std::set<std::string> seen;
+        for (const auto& d : diags.items())
+            seen.insert(d.file + d.pointer + d.code + d.message);
+        for (const auto& d : pack_diags.items())
+            if (seen.insert(d.file + d.pointer + d.code + d.message).second)
+                diags.add(d.file, d.pointer, d.code, "[" + code + "] " + d.message);
+        p->locales_ = locales;
+        c->packs_[code] = std::move(p);
+    }
+    return c;
+}
+
+const content& content::for_locale(const std::string& code) const {
+    if (code.empty() || code == locale_)
+        return *this;
+    auto it = packs_.find(code.substr(0, code.find_first_of("-_")));
+    return it == packs_.end() ? *this : *it->second;
+}
+
+std::optional<std::string> content::locale_for(const std::string& hint) const {
+    if (hint.empty())
+        return std::nullopt;
+    std::string h;
+    for (char ch : hint)
+        h += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string base = h.substr(0, h.find_first_of("-_"));
+    if (locales_.count(base))
+        return base;
+    std::string padded = " " + normalize(hint) + " ";
+    for (const auto& [code, li] : locales_)
+        for (const auto& a : li.aliases)
+            if (!a.empty() && padded.find(" " + a + " ") != std::string::npos)
+                return code;
+    return std::nullopt;
 }
 
 namespace {

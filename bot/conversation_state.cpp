@@ -12,6 +12,7 @@ nlohmann::json to_json(const conversation_state& s) {
     return {{"schema", conversation_state::schema},
             {"stack", stack},
             {"region", s.region},
+            {"locale", s.locale},
             {"safety_mode", s.safety_mode},
             {"pending_switch", s.pending_switch},
             {"fallbacks", s.fallbacks},
@@ -39,6 +40,7 @@ conversation_state state_from_json(const nlohmann::json& j) {
             s.stack.push_back(std::move(fr));
         }
         s.region = j.at("region").get<std::string>();
+        s.locale = j.value("locale", ""); // absent in states written before locale packs
         s.safety_mode = j.at("safety_mode").get<std::string>();
         s.pending_switch = j.at("pending_switch").get<std::string>();
         s.fallbacks = j.at("fallbacks").get<int>();

@@ -23,6 +23,7 @@ struct conversation_state {
     static constexpr int schema = 1;
     std::vector<dialog_frame> stack; // top = back(); empty = idle
     std::string region;              // resource region chosen by the user ("" = default)
+    std::string locale;              // language of the conversation ("" = the default)
     std::string safety_mode;         // safety kind that suspended closeness work ("" = none)
     std::string pending_switch;      // dialog offered by a "switch topic?" question
     int fallbacks = 0;               // consecutive turns not understood

@@ -70,8 +70,13 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
         if (!fresh && cfg_.idle_expiry_seconds > 0 &&
             now - state.last_active > cfg_.idle_expiry_seconds)
             fresh = true; // expired: start over (the sweeper deletes it too)
-        if (fresh)
+        if (fresh) {
             state = new_state(k, now);
+            // A new conversation speaks the channel's language when there is a pack for it.
+            if (auto loc = c->locale_for(msg.language))
+                state.locale = *loc;
+        }
+        const content* lc = &c->for_locale(state.locale);
 
         turn_input in;
         in.now = now;
@@ -87,7 +92,7 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                 static const std::map<std::string, std::string> as_intent = {
                     {"start", "greeting"}, {"help", "help"},  {"menu", "help"},
                     {"restart", "restart"}, {"forget", "forget_me"}};
-                const auto* def = c->matcher().find(as_intent.at(cmd));
+                const auto* def = lc->matcher().find(as_intent.at(cmd));
                 if (def) {
                     in.understood.intent = def->id;
                     in.understood.topic = def->topic;
@@ -95,13 +100,37 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                     in.understood.normalized = normalize(in.text);
                     in.understood.ranked.push_back({def->id, def->priority, 1});
                 } else {
-                    in.understood = c->matcher().classify(in.text);
+                    in.understood = lc->matcher().classify(in.text);
                 }
             } else {
-                in.understood = c->matcher().classify(in.text);
+                in.understood = lc->matcher().classify(in.text);
+                // "in Spanish, please": switch the conversation's language first, so the
+                // answer already comes in it.
+                if (auto it = in.understood.captures.find("language");
+                    it != in.understood.captures.end())
+                    if (auto loc = c->locale_for(it->second); loc && *loc != state.locale) {
+                        state.locale = *loc == c->locale() ? "" : *loc;
+                        lc = &c->for_locale(state.locale);
+                        in.understood = lc->matcher().classify(in.text);
+                    }
+                // Nothing understood in the default language: a pack that understands the
+                // message ("hola", "me siento agobiada") becomes the conversation's language.
+                if (!in.understood.matched() && state.locale.empty())
+                    for (const auto& [code, _] : c->locales()) {
+                        const auto& pack = c->for_locale(code);
+                        if (&pack == c.get())
+                            continue;
+                        auto r = pack.matcher().classify(in.text);
+                        if (r.matched()) {
+                            state.locale = code;
+                            lc = &pack;
+                            in.understood = std::move(r);
+                            break;
+                        }
+                    }
             }
         }
-        auto out = step(*c, cfg_, std::move(state), in);
+        auto out = step(*lc, cfg_, std::move(state), in);
         if (out.forget)
             store_->erase(k);
         else

@@ -24,8 +24,7 @@ expectation read_expect(const fs::path& dir) {
 
 void copy_dir(const fs::path& from, const fs::path& to) {
     fs::create_directories(to);
-    for (const auto& e : fs::directory_iterator(from))
-        fs::copy_file(e.path(), to / e.path().filename());
+    fs::copy(from, to, fs::copy_options::recursive);
 }
 
 std::vector<fs::path> fixture_dirs(const std::string& kind) {
@@ -145,4 +144,38 @@ TEST_CASE("content loader: the shipped content is valid", "[loader][shipped]") {
             for (const auto& line : n.say)
                 for (const auto& v : line)
                     CHECK(v.size() <= 2000);
+}
+
+TEST_CASE("content loader: locale packs override by id and fall back to the default",
+          "[loader][locale]") {
+    auto c = test::load_ok(test::fixture_paths());
+    CHECK(c->locale() == "en");
+    CHECK(c->locales().size() == 2);
+    const auto& es = c->for_locale("es-MX");
+    CHECK(es.locale() == "es");
+    CHECK(&c->for_locale("fr") == c.get());
+    CHECK(es.matcher().classify("hola").intent == "greeting");
+    CHECK(c->matcher().classify("hola").intent == "fallback");
+    CHECK(es.matcher().classify("he hit me").topic == "safety"); // English intents stay
+    CHECK(es.dialog("greeting")->file.find("/es/") != std::string::npos);
+    REQUIRE(es.dialog("menu") != nullptr);
+    CHECK(es.dialog("menu")->file.find("/es/") == std::string::npos);
+    CHECK(c->locale_for("es-ES") == "es");
+    CHECK(c->locale_for("habla en castellano") == "es");
+    CHECK_FALSE(c->locale_for("fr-FR"));
+}
+
+TEST_CASE("content loader: a pack's problems are reported with its locale", "[loader][locale]") {
+    test::temp_dir tmp;
+    auto paths = test::fixture_paths();
+    copy_dir(fs::path(paths.intents_dir), tmp.path() / "intents");
+    paths.intents_dir = (tmp.path() / "intents").string();
+    std::ofstream(tmp.path() / "intents" / "es" / "roto.json")
+        << R"({"schema_version": 1, "intents": [{"id": "roto", "topic": "conflict",
+              "priority": 50, "patterns": ["(sin cerrar"]}]})";
+    bot::diagnostics diags;
+    bot::content::load(paths, diags);
+    INFO(diags.to_string());
+    CHECK(diags.has_code("pattern.compile"));
+    CHECK(diags.to_string().find("es/roto.json:/intents/0/patterns/0") != std::string::npos);
 }

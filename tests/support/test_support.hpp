@@ -39,13 +39,15 @@ private:
 inline bot::content_paths fixture_paths() {
     auto root = fixture_content();
     return {(root / "intents").string(), (root / "dialogs").string(),
-            (root / "resources.json").string()};
+            (root / "resources.json").string(), (root / "locales.json").string()};
 }
 
 inline bot::content_paths shipped_paths() {
     auto root = source_dir();
+    auto locales = root / "config" / "locales.json";
     return {(root / "intents").string(), (root / "dialogs").string(),
-            (root / "config" / "resources.json").string()};
+            (root / "config" / "resources.json").string(),
+            std::filesystem::exists(locales) ? locales.string() : std::string()};
 }
 
 // Loads content; the test fails (with every problem printed) when it has problems.
