@@ -13,7 +13,7 @@ namespace {
 // Watches the content files; reloads and validates them when one changes, so an author
 // sees an edit on the next line. Invalid content is reported and the old content kept.
 class content_watcher {
-public:
+  public:
     explicit content_watcher(const bot::config& cfg) : cfg_(cfg) { stamp_ = snapshot(); }
 
     std::shared_ptr<const bot::content> reload_if_changed(std::ostream& out) {
@@ -30,11 +30,12 @@ public:
             return nullptr;
         }
         out << "(content reloaded: " << c->matcher().intents().size() << " intents, "
-            << c->dialogs().size() << " dialogs)\n" << std::flush;
+            << c->dialogs().size() << " dialogs)\n"
+            << std::flush;
         return c;
     }
 
-private:
+  private:
     std::string snapshot() const {
         namespace fs = std::filesystem;
         std::string s;
@@ -76,9 +77,10 @@ int cmd_chat(args_t args) {
             (args[i] == "--record" ? opts.record_file : opts.conversation_id) = args[i + 1];
             ++i;
         } else {
-            std::cerr << "tandem chat: unknown option \"" << args[i]
-                      << "\"\nusage: tandem chat [--json] [--watch] [--record FILE] [--conversation ID] "
-                         "[--config FILE] [--data DIR]\n";
+            std::cerr
+                << "tandem chat: unknown option \"" << args[i]
+                << "\"\nusage: tandem chat [--json] [--watch] [--record FILE] [--conversation ID] "
+                   "[--config FILE] [--data DIR]\n";
             return 2;
         }
     }

@@ -95,9 +95,10 @@ int cmd_check(args_t args) {
         } else if (a == "--verbose") {
             verbose = true;
         } else {
-            std::cerr << "tandem check: unknown option \"" << a
-                      << "\"\nusage: tandem check [--strict] [--verbose] [--intents DIR] [--dialogs DIR] "
-                         "[--resources FILE] [--config FILE]\n";
+            std::cerr
+                << "tandem check: unknown option \"" << a
+                << "\"\nusage: tandem check [--strict] [--verbose] [--intents DIR] [--dialogs DIR] "
+                   "[--resources FILE] [--config FILE]\n";
             return 2;
         }
     }
@@ -125,10 +126,10 @@ int cmd_check(args_t args) {
     for (const auto& i : c->matcher().intents())
         examples += i.examples.size() + i.counterexamples.size();
     std::cout << "ok: " << c->matcher().intents().size() << " intents ("
-              << c->matcher().pattern_count() << " patterns, " << examples
-              << " examples checked), " << c->dialogs().size() << " dialogs (" << nodes
-              << " nodes), " << c->resources().regions().size() << " resource regions; loaded in "
-              << std::fixed << std::setprecision(1) << ms << " ms\n";
+              << c->matcher().pattern_count() << " patterns, " << examples << " examples checked), "
+              << c->dialogs().size() << " dialogs (" << nodes << " nodes), "
+              << c->resources().regions().size() << " resource regions; loaded in " << std::fixed
+              << std::setprecision(1) << ms << " ms\n";
     if (strict && !c->warnings().empty()) {
         std::cout << c->warnings().size() << " warning(s) are errors with --strict.\n";
         return 1;
@@ -157,9 +158,9 @@ int cmd_classify(args_t args) {
         nlohmann::json ranked = nlohmann::json::array();
         for (const auto& x : r.ranked)
             ranked.push_back({{"intent", x.intent}, {"score", x.score}});
-        nlohmann::json out = {{"text", line},         {"intent", r.intent},
-                              {"topic", r.topic},     {"confidence", r.confidence},
-                              {"ranked", ranked},     {"captures", r.captures}};
+        nlohmann::json out = {{"text", line},     {"intent", r.intent},
+                              {"topic", r.topic}, {"confidence", r.confidence},
+                              {"ranked", ranked}, {"captures", r.captures}};
         std::cout << json_line(out) << "\n";
     }
     return 0;
@@ -277,24 +278,27 @@ int cmd_eval(args_t args) {
         }
     }
     double acc = static_cast<double>(correct) / static_cast<double>(rows.size());
-    double srec = safety_total ? static_cast<double>(safety_hit) / static_cast<double>(safety_total) : 1.0;
+    double srec =
+        safety_total ? static_cast<double>(safety_hit) / static_cast<double>(safety_total) : 1.0;
     std::printf("tandem eval %s\n", file.c_str());
     std::printf("lines: %zu  correct: %zu  accuracy: %.4f\n", rows.size(), correct, acc);
-    std::printf("safety recall: %.4f (%zu/%zu)  safety false positives: %zu\n\n", srec,
-                safety_hit, safety_total, safety_fp);
+    std::printf("safety recall: %.4f (%zu/%zu)  safety false positives: %zu\n\n", srec, safety_hit,
+                safety_total, safety_fp);
     std::printf("%-22s %9s %9s %7s\n", "topic", "precision", "recall", "n");
     for (const auto& t : bot::core_topics()) {
         std::size_t n = tp[t] + fn[t];
         if (n == 0 && fp[t] == 0)
             continue;
-        double p = tp[t] + fp[t] ? static_cast<double>(tp[t]) / static_cast<double>(tp[t] + fp[t]) : 0;
+        double p =
+            tp[t] + fp[t] ? static_cast<double>(tp[t]) / static_cast<double>(tp[t] + fp[t]) : 0;
         double rc = n ? static_cast<double>(tp[t]) / static_cast<double>(n) : 0;
         std::printf("%-22s %9.3f %9.3f %7zu\n", t.c_str(), p, rc, n);
     }
     std::vector<std::pair<std::size_t, std::pair<std::string, std::string>>> conf;
     for (const auto& [k, v] : confusion)
         conf.push_back({v, k});
-    std::sort(conf.begin(), conf.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::sort(conf.begin(), conf.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
     if (!conf.empty()) {
         std::printf("\nmost frequent confusions (expected -> got):\n");
         for (std::size_t i = 0; i < conf.size() && i < 10; ++i)
@@ -384,7 +388,8 @@ int cmd_graph(args_t args) {
     std::ostringstream dot;
     dot << "digraph \"" << dot_escape(d->id) << "\" {\n  rankdir=TB;\n  labelloc=t;\n  label=\""
         << dot_escape(d->title) << " (" << dot_escape(d->id) << " v" << d->version << ")\";\n"
-        << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f5f1ea\", fontname=\"Helvetica\", fontsize=10];\n"
+        << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#f5f1ea\", "
+           "fontname=\"Helvetica\", fontsize=10];\n"
         << "  edge [fontname=\"Helvetica\", fontsize=9];\n";
     for (const auto& nid : d->node_order) {
         const auto& n = d->nodes.at(nid);
@@ -393,8 +398,9 @@ int cmd_graph(args_t args) {
             text = n.say[0][0];
         if (!n.ask.empty())
             text += (text.empty() ? "" : "\n") + n.ask[0];
-        std::string shape = n.end ? ", shape=doubleoctagon, fillcolor=\"#e3eedc\"" :
-                            nid == d->start ? ", fillcolor=\"#dce8f3\"" : "";
+        std::string shape = n.end             ? ", shape=doubleoctagon, fillcolor=\"#e3eedc\""
+                            : nid == d->start ? ", fillcolor=\"#dce8f3\""
+                                              : "";
         dot << "  \"" << dot_escape(nid) << "\" [label=\"" << dot_escape(nid) << "\\n"
             << dot_escape(text, 80) << "\"" << shape << "];\n";
         auto edge = [&](const std::string& to, const std::string& label, const char* style = "") {
@@ -406,8 +412,9 @@ int cmd_graph(args_t args) {
             if (!opt.next.empty())
                 edge(opt.next, opt.label);
             else if (!opt.start.empty()) {
-                dot << "  \"dialog:" << dot_escape(opt.start) << "\" [shape=note, fillcolor=\"#fff6d5\", label=\"-> "
-                    << dot_escape(opt.start) << "\"];\n";
+                dot << "  \"dialog:" << dot_escape(opt.start)
+                    << "\" [shape=note, fillcolor=\"#fff6d5\", label=\"-> " << dot_escape(opt.start)
+                    << "\"];\n";
                 edge("dialog:" + opt.start, opt.label);
             }
         }
@@ -420,8 +427,9 @@ int cmd_graph(args_t args) {
         edge(n.next, "");
         edge(n.fallback, "not understood", ", style=dotted");
         if (!n.start.empty()) {
-            dot << "  \"dialog:" << dot_escape(n.start) << "\" [shape=note, fillcolor=\"#fff6d5\", label=\"-> "
-                << dot_escape(n.start) << "\"];\n";
+            dot << "  \"dialog:" << dot_escape(n.start)
+                << "\" [shape=note, fillcolor=\"#fff6d5\", label=\"-> " << dot_escape(n.start)
+                << "\"];\n";
             edge("dialog:" + n.start, "");
         }
     }

@@ -46,8 +46,9 @@ void lint_intents(const bot::content& c, std::vector<finding>& out) {
                     const auto* other = m.find(x.intent);
                     if (other && other->topic != d.topic)
                         out.push_back({where, "lint.example_shared",
-                                       "example \"" + e + "\" also matches \"" + x.intent +
-                                           "\" (" + other->topic + "); fine if intended, but "
+                                       "example \"" + e + "\" also matches \"" + x.intent + "\" (" +
+                                           other->topic +
+                                           "); fine if intended, but "
                                            "a small rewording could flip it"});
                 }
         }

@@ -8,8 +8,7 @@
 namespace tandem::app {
 
 // Channel sections of config/tandem.json; each adapter validates its own.
-static const std::vector<std::string> known_sections = {"server", "telegram", "discord",
-                                                        "widget"};
+static const std::vector<std::string> known_sections = {"server", "telegram", "discord", "widget"};
 
 bool parse_common(std::vector<std::string>& args, common_options& out, std::string& error) {
     std::vector<std::string> rest;

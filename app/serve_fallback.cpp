@@ -9,8 +9,14 @@ static int not_built(const char* what) {
     std::cerr << "tandem " << what << ": this build has no HTTP adapters\n";
     return 1;
 }
-int cmd_serve(args_t) { return not_built("serve"); }
-int cmd_telegram(args_t) { return not_built("telegram"); }
-int cmd_discord(args_t) { return not_built("discord"); }
+int cmd_serve(args_t) {
+    return not_built("serve");
+}
+int cmd_telegram(args_t) {
+    return not_built("telegram");
+}
+int cmd_discord(args_t) {
+    return not_built("discord");
+}
 } // namespace tandem::app
 #endif

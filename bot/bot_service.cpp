@@ -37,11 +37,11 @@ net::awaitable<bool> run_forget(turn_processor* p, conversation_ref r) {
 } // namespace
 
 struct bot_service::impl {
-    impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s,
-         const config& cfg)
+    impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s, const config& cfg)
         : pool(static_cast<std::size_t>(std::max(1, cfg.core.threads))),
           processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text),
-          sweep_every(std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
+          sweep_every(
+              std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
           sweep_timer(pool) {
         int n = std::max(1, cfg.core.strands);
         for (int i = 0; i < n; ++i)
@@ -92,13 +92,14 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
     });
 }
 
-bot_service::~bot_service() { stop(); }
+bot_service::~bot_service() {
+    stop();
+}
 
 net::awaitable<turn_result> bot_service::handle(inbound_message msg) {
     auto& strand = impl_->strand_for(turn_processor::key(msg.channel, msg.conversation_id));
     auto* p = &impl_->processor;
-    turn_result r =
-        co_await net::co_spawn(strand, run_turn(p, std::move(msg)), net::use_awaitable);
+    turn_result r = co_await net::co_spawn(strand, run_turn(p, std::move(msg)), net::use_awaitable);
     ++turns_;
     co_return r;
 }
@@ -115,7 +116,9 @@ void bot_service::set_content(std::shared_ptr<const content> c) {
     impl_->processor.set_content(std::move(c));
 }
 
-std::size_t bot_service::sweep_expired() { return impl_->processor.sweep(unix_now()); }
+std::size_t bot_service::sweep_expired() {
+    return impl_->processor.sweep(unix_now());
+}
 
 void bot_service::stop() {
     if (impl_->stopped.exchange(true))

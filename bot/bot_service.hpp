@@ -17,7 +17,7 @@ class conversation_store;
 class turn_processor;
 
 class bot_service final : public turn_service {
-public:
+  public:
     // threads/strands come from cfg.core. The store must outlive the service.
     bot_service(std::shared_ptr<const content> content, std::shared_ptr<conversation_store> store,
                 const config& cfg);
@@ -35,7 +35,7 @@ public:
 
     std::uint64_t turns_handled() const { return turns_.load(); }
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
     std::atomic<std::uint64_t> turns_{0};

@@ -65,8 +65,8 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         cc.idle_expiry_seconds =
             s.integer_or("idle_expiry_seconds", cc.idle_expiry_seconds, 0, 365LL * 24 * 3600);
         cc.default_region = s.string_or("default_region", cc.default_region);
-        cc.fallbacks_before_menu =
-            static_cast<int>(s.integer_or("fallbacks_before_menu", cc.fallbacks_before_menu, 1, 10));
+        cc.fallbacks_before_menu = static_cast<int>(
+            s.integer_or("fallbacks_before_menu", cc.fallbacks_before_menu, 1, 10));
         cc.switch_confidence = s.number_or("switch_confidence", cc.switch_confidence, 0.0, 1.0);
         s.finish();
     }
@@ -92,7 +92,7 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         if (!r.has(key))
             continue;
         static const char* core_keys[] = {"schema_version", "data_dir", "content", "store",
-                                          "conversation", "core", "log"};
+                                          "conversation",   "core",     "log"};
         bool core = false;
         for (const char* k : core_keys)
             core = core || key == k;

@@ -25,9 +25,9 @@ struct content_config {
 };
 
 struct store_config {
-    std::string kind = "sqlite";          // "sqlite" or "memory"
-    std::string file = "tandem.sqlite";   // inside data_dir
-    bool synchronous_full = false;        // fsync every commit (power-loss safe), slower
+    std::string kind = "sqlite";        // "sqlite" or "memory"
+    std::string file = "tandem.sqlite"; // inside data_dir
+    bool synchronous_full = false;      // fsync every commit (power-loss safe), slower
 };
 
 struct conversation_config {
@@ -38,19 +38,19 @@ struct conversation_config {
 };
 
 struct core_config {
-    int threads = 2;               // worker threads running turns
-    int strands = 64;              // conversations are hashed over this many serial queues
+    int threads = 2;  // worker threads running turns
+    int strands = 64; // conversations are hashed over this many serial queues
     std::int64_t sweep_interval_seconds = 60; // how often expired conversations are deleted
 };
 
 struct log_config {
-    std::string level = "info";   // "debug", "info", "warn", "error"
-    bool message_text = false;    // never log what users write unless this is true
+    std::string level = "info"; // "debug", "info", "warn", "error"
+    bool message_text = false;  // never log what users write unless this is true
 };
 
 struct config {
-    std::string root = ".";          // folder relative paths are resolved against
-    std::string data_dir = "data";   // where state lives (relative to root unless absolute)
+    std::string root = ".";        // folder relative paths are resolved against
+    std::string data_dir = "data"; // where state lives (relative to root unless absolute)
     content_config content;
     store_config store;
     conversation_config conversation;
@@ -59,7 +59,7 @@ struct config {
     // Top-level sections the core does not know (channel adapters parse their own).
     std::map<std::string, nlohmann::json> sections;
 
-    std::string resolve(const std::string& path) const; // root-relative unless absolute
+    std::string resolve(const std::string& path) const;   // root-relative unless absolute
     std::string data_path(const std::string& file) const; // inside data_dir
 };
 

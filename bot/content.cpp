@@ -4,11 +4,11 @@
 #include "bot/normalizer.hpp"
 
 #include <algorithm>
-#include <filesystem>
-#include <regex>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -21,9 +21,9 @@ const std::vector<std::string>& required_dialogs() {
 }
 
 const std::vector<std::string>& system_nodes() {
-    static const std::vector<std::string> n = {"reprompt", "switch_offer", "stale_option",
-                                               "resume", "dialog_changed", "turn_error",
-                                               "why", "export"};
+    static const std::vector<std::string> n = {"reprompt", "switch_offer",   "stale_option",
+                                               "resume",   "dialog_changed", "turn_error",
+                                               "why",      "export"};
     return n;
 }
 
@@ -61,7 +61,9 @@ const dialog_def* content::dialog_for(const std::string& intent, const std::stri
     return it == trigger_to_dialog_.end() ? nullptr : dialog(it->second);
 }
 
-const dialog_def* content::fallback_dialog() const { return dialog_for("fallback", "fallback"); }
+const dialog_def* content::fallback_dialog() const {
+    return dialog_for("fallback", "fallback");
+}
 
 std::shared_ptr<content> content::build(sources src, const resource_set& res, std::string locale,
                                         std::string fingerprint, diagnostics& diags) {
@@ -255,13 +257,13 @@ struct dialog_checker {
         if (text.size() > 2000)
             diags.add(d.file, ptr, "text.too_long",
                       "a reply line is limited to 2000 characters (Discord's limit); this one "
-                      "has " + std::to_string(text.size()));
+                      "has " +
+                          std::to_string(text.size()));
         bool ok = true;
         for (const auto& f : template_fields(text, ok)) {
             if (f == "emergency" || f == "$region" || f == "$safety_mode" ||
-                (d.id == "system" &&
-                 (f == "$title" || f == "$current" || f == "$understood" ||
-                  f == "$remembered" || f == "$export" || f == "$expires")))
+                (d.id == "system" && (f == "$title" || f == "$current" || f == "$understood" ||
+                                      f == "$remembered" || f == "$export" || f == "$expires")))
                 continue;
             if (f.rfind("res:", 0) == 0) {
                 const auto& cats = resource_set::categories();
@@ -312,8 +314,7 @@ struct dialog_checker {
             }
             slots_set.insert(name);
             const auto& sd = it->second;
-            bool good = value.is_null() ||
-                        (sd.type == "text" && value.is_string()) ||
+            bool good = value.is_null() || (sd.type == "text" && value.is_string()) ||
                         (sd.type == "number" && value.is_number()) ||
                         (sd.type == "bool" && value.is_boolean()) ||
                         (sd.type == "enum" && value.is_string() &&
@@ -321,8 +322,8 @@ struct dialog_checker {
                              sd.values.end());
             if (!good)
                 diags.add(d.file, p, "slot.bad_value",
-                          "value " + value.dump() + " does not fit " + sd.type + " slot \"" +
-                              name + "\"");
+                          "value " + value.dump() + " does not fit " + sd.type + " slot \"" + name +
+                              "\"");
         }
     }
 
@@ -372,10 +373,12 @@ struct dialog_checker {
             const auto& p = n.pointer;
             for (std::size_t i = 0; i < n.say.size(); ++i)
                 for (std::size_t v = 0; v < n.say[i].size(); ++v)
-                    check_text(n.say[i][v], p + "/say/" + std::to_string(i) +
-                                                (n.say[i].size() > 1 ? "/" + std::to_string(v) : ""));
+                    check_text(n.say[i][v],
+                               p + "/say/" + std::to_string(i) +
+                                   (n.say[i].size() > 1 ? "/" + std::to_string(v) : ""));
             for (std::size_t v = 0; v < n.ask.size(); ++v)
-                check_text(n.ask[v], p + "/ask" + (n.ask.size() > 1 ? "/" + std::to_string(v) : ""));
+                check_text(n.ask[v],
+                           p + "/ask" + (n.ask.size() > 1 ? "/" + std::to_string(v) : ""));
             check_set(n.set, p + "/set");
             std::set<std::string> option_ids;
             for (std::size_t i = 0; i < n.options.size(); ++i) {

@@ -8,8 +8,8 @@
 #include "bot/resources.hpp"
 
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +37,7 @@ const std::vector<std::string>& required_dialogs();
 const std::vector<std::string>& system_nodes();
 
 class content {
-public:
+  public:
     // Loads every file and validates everything, collecting all problems. Returns the
     // bundle even when there are problems (so tools can still show what loaded); callers
     // that serve users must refuse to run when diags is not empty.
@@ -64,7 +64,7 @@ public:
     // Warnings that do not stop serving (unverified helplines).
     const std::vector<std::string>& warnings() const { return warnings_; }
 
-private:
+  private:
     struct sources {
         std::vector<intent_def> intents;
         std::map<std::string, dialog_def> dialogs;

@@ -7,8 +7,8 @@ namespace tandem::bot {
 nlohmann::json to_json(const conversation_state& s) {
     nlohmann::json stack = nlohmann::json::array();
     for (const auto& f : s.stack)
-        stack.push_back({{"dialog", f.dialog}, {"version", f.version}, {"node", f.node},
-                         {"slots", f.slots}});
+        stack.push_back(
+            {{"dialog", f.dialog}, {"version", f.version}, {"node", f.node}, {"slots", f.slots}});
     return {{"schema", conversation_state::schema},
             {"stack", stack},
             {"region", s.region},

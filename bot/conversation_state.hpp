@@ -14,8 +14,8 @@ namespace tandem::bot {
 
 struct dialog_frame {
     std::string dialog;
-    int version = 1;   // the dialog's version when this frame started
-    std::string node;  // where the dialog waits
+    int version = 1;                          // the dialog's version when this frame started
+    std::string node;                         // where the dialog waits
     std::map<std::string, std::string> slots; // values as text (numbers in decimal)
 };
 
@@ -29,10 +29,10 @@ struct conversation_state {
     int fallbacks = 0;               // consecutive turns not understood
     bool welcomed = false;           // the not-therapy note was shown
     std::uint64_t turns = 0;
-    std::uint64_t seed = 0;          // for choosing reply variants
-    std::int64_t created = 0;        // unix seconds
-    std::int64_t last_active = 0;    // unix seconds
-    std::string last_intent;         // what the last message was understood as (for /why)
+    std::uint64_t seed = 0;       // for choosing reply variants
+    std::int64_t created = 0;     // unix seconds
+    std::int64_t last_active = 0; // unix seconds
+    std::string last_intent;      // what the last message was understood as (for /why)
     std::string last_topic;
     std::map<std::string, int> last_variant; // "dialog/node/line" -> variant index
 

@@ -12,12 +12,12 @@ namespace tandem::bot {
 
 // Thrown when the store cannot read or write (disk full, unwritable folder, corrupt file).
 class store_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class conversation_store {
-public:
+  public:
     virtual ~conversation_store() = default;
     virtual std::optional<std::string> load(const std::string& key) = 0;
     // Durable when it returns (committed; survives the process being killed).

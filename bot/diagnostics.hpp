@@ -15,7 +15,7 @@ struct diagnostic {
 };
 
 class diagnostics {
-public:
+  public:
     void add(std::string file, std::string pointer, std::string code, std::string message);
     void append(const diagnostics& other);
     bool empty() const { return items_.empty(); }
@@ -25,7 +25,7 @@ public:
     // One line per problem: "file:/pointer: code: message".
     std::string to_string() const;
 
-private:
+  private:
     std::vector<diagnostic> items_;
 };
 

@@ -60,8 +60,8 @@ std::optional<condition> read_condition(const nlohmann::json& v, const std::stri
             return std::nullopt;
         }
         for (std::size_t i = 0; i < list->size(); ++i)
-            if (auto cc = read_condition((*list)[i], file, r.path(key) + "/" + std::to_string(i),
-                                         diags))
+            if (auto cc =
+                    read_condition((*list)[i], file, r.path(key) + "/" + std::to_string(i), diags))
                 c.children.push_back(std::move(*cc));
         r.finish();
         return c;
@@ -85,7 +85,7 @@ std::optional<condition> read_condition(const nlohmann::json& v, const std::stri
                 "a condition needs \"slot\" and \"op\" (or \"all\", \"any\", \"not\")");
         return std::nullopt;
     }
-    static const std::vector<std::string> ops = {"eq", "ne", "lt", "le", "gt",
+    static const std::vector<std::string> ops = {"eq", "ne", "lt",  "le",   "gt",
                                                  "ge", "in", "set", "unset"};
     if (std::find(ops.begin(), ops.end(), c.op) == ops.end())
         r.error("op", "condition.bad_op",
@@ -123,7 +123,8 @@ option_def read_option(const nlohmann::json& v, std::size_t index, const std::st
     if (!std::regex_match(o.id, option_id_rule()))
         r.error("id", "option.bad_id",
                 "option ids are 1-32 characters of a-z, 0-9 and _ (they travel in button "
-                "payloads); found \"" + o.id + "\"");
+                "payloads); found \"" +
+                    o.id + "\"");
     o.label = r.string_or("label", "");
     if (!r.has("label"))
         r.error("", "schema.missing", "missing required field \"label\"");
@@ -158,8 +159,8 @@ node_def read_node(const std::string& id, const nlohmann::json& v, const std::st
             n.say.push_back({say->get<std::string>()});
         } else if (say->is_array()) {
             for (std::size_t i = 0; i < say->size(); ++i)
-                if (auto line = read_variants((*say)[i], file, r.path("say") + "/" + std::to_string(i),
-                                              diags))
+                if (auto line = read_variants((*say)[i], file,
+                                              r.path("say") + "/" + std::to_string(i), diags))
                     n.say.push_back(std::move(*line));
         } else {
             r.error("say", "schema.type", "expected a list of lines");
@@ -174,8 +175,8 @@ node_def read_node(const std::string& id, const nlohmann::json& v, const std::st
             r.error("options", "schema.type", "expected a list of options");
         } else {
             for (std::size_t i = 0; i < opts->size(); ++i)
-                n.options.push_back(read_option((*opts)[i], i, file,
-                                                r.path("options") + "/" + std::to_string(i), diags));
+                n.options.push_back(read_option(
+                    (*opts)[i], i, file, r.path("options") + "/" + std::to_string(i), diags));
         }
     }
     if (const auto* cap = r.get("capture")) {

@@ -17,9 +17,9 @@ using variants = std::vector<std::string>; // one line, several phrasings
 struct condition {
     enum class kind { compare, all, any, negate };
     kind k = kind::compare;
-    std::string slot;        // compare: slot name ("$region", "$safety_mode" built in)
-    std::string op;          // eq ne lt le gt ge in set unset
-    nlohmann::json value;    // compare operand
+    std::string slot;     // compare: slot name ("$region", "$safety_mode" built in)
+    std::string op;       // eq ne lt le gt ge in set unset
+    nlohmann::json value; // compare operand
     std::vector<condition> children;
 };
 

@@ -29,9 +29,10 @@ std::uint64_t mix(std::uint64_t x) {
 
 const std::set<std::string>& stopwords() {
     static const std::set<std::string> s = {
-        "a", "an", "the", "i", "my", "to", "of", "it", "is", "and", "or", "with", "for",
-        "about", "some", "this", "that", "me", "you", "your", "please", "just", "ok", "okay",
-        "am", "are", "be", "in", "on", "at", "let", "us", "we", "would", "like", "lets"};
+        "a",   "an",   "the",    "i",    "my",    "to",   "of",    "it",   "is",
+        "and", "or",   "with",   "for",  "about", "some", "this",  "that", "me",
+        "you", "your", "please", "just", "ok",    "okay", "am",    "are",  "be",
+        "in",  "on",   "at",     "let",  "us",    "we",   "would", "like", "lets"};
     return s;
 }
 
@@ -44,7 +45,8 @@ std::vector<std::string> content_words(const std::string& normalized) {
         cur.clear();
     };
     for (char c : normalized) {
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || static_cast<unsigned char>(c) >= 0x80)
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            static_cast<unsigned char>(c) >= 0x80)
             cur += c;
         else
             flush();
@@ -64,8 +66,8 @@ bool contains_phrase(const std::string& text, const std::string& phrase) {
 }
 
 std::optional<std::string> first_number(const std::string& normalized) {
-    static const std::vector<std::string> words = {"zero", "one", "two",   "three", "four", "five",
-                                                   "six",  "seven", "eight", "nine",  "ten"};
+    static const std::vector<std::string> words = {
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"};
     for (std::size_t i = 0; i < normalized.size(); ++i) {
         if (std::isdigit(static_cast<unsigned char>(normalized[i]))) {
             std::size_t j = i;
@@ -83,7 +85,7 @@ std::optional<std::string> first_number(const std::string& normalized) {
 }
 
 class engine {
-public:
+  public:
     engine(const content& c, const conversation_config& cfg, conversation_state& s,
            outbound_message& reply, const turn_input& in)
         : c_(c), cfg_(cfg), s_(s), reply_(reply), in_(in) {}
@@ -177,7 +179,7 @@ public:
         idle();
     }
 
-private:
+  private:
     const content& c_;
     const conversation_config& cfg_;
     conversation_state& s_;
@@ -202,7 +204,8 @@ private:
         std::uint64_t h = mix(s_.seed ^ fnv1a(key) ^ mix(s_.turns));
         std::size_t n = v.size(), idx;
         auto it = s_.last_variant.find(key);
-        if (it == s_.last_variant.end() || it->second < 0 || static_cast<std::size_t>(it->second) >= n)
+        if (it == s_.last_variant.end() || it->second < 0 ||
+            static_cast<std::size_t>(it->second) >= n)
             idx = h % n;
         else
             idx = (static_cast<std::size_t>(it->second) + 1 + h % (n - 1)) % n;
@@ -229,7 +232,8 @@ private:
             std::string value = expand(field, f, extra);
             // An empty value must not leave a double space ("you'd  go").
             if (value.empty() && !out.empty() && out.back() == ' ' &&
-                (i + 1 >= text.size() || text[i + 1] == ' ' || std::ispunct(static_cast<unsigned char>(text[i + 1]))))
+                (i + 1 >= text.size() || text[i + 1] == ' ' ||
+                 std::ispunct(static_cast<unsigned char>(text[i + 1]))))
                 out.pop_back();
             out += value;
         }
@@ -312,8 +316,8 @@ private:
         case condition::kind::compare:
             break;
         }
-        bool present = (cnd.slot[0] == '$') ? !slot_value(cnd.slot, f).empty()
-                                             : f.slots.count(cnd.slot) > 0;
+        bool present =
+            (cnd.slot[0] == '$') ? !slot_value(cnd.slot, f).empty() : f.slots.count(cnd.slot) > 0;
         std::string v = slot_value(cnd.slot, f);
         if (cnd.op == "set")
             return present && !v.empty();
@@ -335,21 +339,33 @@ private:
                 return cnd.op == "ne";
             }
             double b = cnd.value.get<double>();
-            if (cnd.op == "eq") return a == b;
-            if (cnd.op == "ne") return a != b;
-            if (cnd.op == "lt") return a < b;
-            if (cnd.op == "le") return a <= b;
-            if (cnd.op == "gt") return a > b;
-            if (cnd.op == "ge") return a >= b;
+            if (cnd.op == "eq")
+                return a == b;
+            if (cnd.op == "ne")
+                return a != b;
+            if (cnd.op == "lt")
+                return a < b;
+            if (cnd.op == "le")
+                return a <= b;
+            if (cnd.op == "gt")
+                return a > b;
+            if (cnd.op == "ge")
+                return a >= b;
             return false;
         }
         std::string b = json_text(cnd.value);
-        if (cnd.op == "eq") return v == b;
-        if (cnd.op == "ne") return v != b;
-        if (cnd.op == "lt") return v < b;
-        if (cnd.op == "le") return v <= b;
-        if (cnd.op == "gt") return v > b;
-        if (cnd.op == "ge") return v >= b;
+        if (cnd.op == "eq")
+            return v == b;
+        if (cnd.op == "ne")
+            return v != b;
+        if (cnd.op == "lt")
+            return v < b;
+        if (cnd.op == "le")
+            return v <= b;
+        if (cnd.op == "gt")
+            return v > b;
+        if (cnd.op == "ge")
+            return v >= b;
         return false;
     }
 
@@ -630,8 +646,9 @@ private:
         const auto& cls = in_.understood;
         std::string text = normalize(trim_fragment(cls.normalized));
         // 1. The option's number.
-        if (!text.empty() && text.size() <= 3 &&
-            std::all_of(text.begin(), text.end(), [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); })) {
+        if (!text.empty() && text.size() <= 3 && std::all_of(text.begin(), text.end(), [](char ch) {
+                return std::isdigit(static_cast<unsigned char>(ch));
+            })) {
             auto k = std::stoul(text);
             return (k >= 1 && k <= opts.size()) ? opts[k - 1] : nullptr;
         }
@@ -764,7 +781,8 @@ private:
                 return;
             }
         }
-        if (cls.matched() && !is_topic_intent(cls) && cls.topic != "affirm" && cls.topic != "deny") {
+        if (cls.matched() && !is_topic_intent(cls) && cls.topic != "affirm" &&
+            cls.topic != "deny") {
             // Small talk mid-dialog (thanks, "are you a bot?"): answer, then resume.
             const auto* side = c_.dialog_for(cls.intent, cls.topic);
             if (side && !side->closeness_work && side->id != f.dialog) {
@@ -827,8 +845,8 @@ std::string command_word(const std::string& text) {
         return "";
     for (auto& ch : word)
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    static const std::set<std::string> known = {"start", "help", "restart", "forget", "why",
-                                                "export", "menu"};
+    static const std::set<std::string> known = {"start", "help",   "restart", "forget",
+                                                "why",   "export", "menu"};
     return known.count(word) ? word : "";
 }
 

@@ -11,11 +11,11 @@
 namespace tandem::bot {
 
 struct turn_input {
-    classification understood; // the classified message (empty text for a button press)
-    std::string text;          // the user's text, UTF-8 sanitised (never logged)
-    std::string option_id;     // a pressed button, or empty
-    std::int64_t now = 0;      // unix seconds
-    std::string command;       // "why" or "export" (a /why or /export message), or empty
+    classification understood;       // the classified message (empty text for a button press)
+    std::string text;                // the user's text, UTF-8 sanitised (never logged)
+    std::string option_id;           // a pressed button, or empty
+    std::int64_t now = 0;            // unix seconds
+    std::string command;             // "why" or "export" (a /why or /export message), or empty
     std::int64_t expiry_seconds = 0; // idle expiry, for telling the user how long state is kept
 };
 

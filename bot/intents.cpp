@@ -13,10 +13,20 @@
 namespace tandem::bot {
 
 const std::vector<std::string>& core_topics() {
-    static const std::vector<std::string> t = {
-        "feeling_smothered", "feeling_distant", "wanting_to_apologize", "conflict", "safety",
-        "greeting",          "help",            "thanks",               "goodbye",  "restart",
-        "forget_me",         "affirm",          "deny",                 "out_of_scope"};
+    static const std::vector<std::string> t = {"feeling_smothered",
+                                               "feeling_distant",
+                                               "wanting_to_apologize",
+                                               "conflict",
+                                               "safety",
+                                               "greeting",
+                                               "help",
+                                               "thanks",
+                                               "goodbye",
+                                               "restart",
+                                               "forget_me",
+                                               "affirm",
+                                               "deny",
+                                               "out_of_scope"};
     return t;
 }
 
@@ -26,11 +36,13 @@ bool is_core_topic(std::string_view topic) {
 }
 
 const std::vector<std::string>& safety_kinds() {
-    static const std::vector<std::string> k = {
-        "emergency_now",     "suicide_imminent", "suicide_ideation",   "suicide_passive",
-        "self_harm",         "ipv_physical",     "fear_threats",       "coercive_control",
-        "sexual_violence",   "minor_at_risk",    "user_harming_other", "harm_to_others",
-        "third_party_concern", "check"};
+    static const std::vector<std::string> k = {"emergency_now",       "suicide_imminent",
+                                               "suicide_ideation",    "suicide_passive",
+                                               "self_harm",           "ipv_physical",
+                                               "fear_threats",        "coercive_control",
+                                               "sexual_violence",     "minor_at_risk",
+                                               "user_harming_other",  "harm_to_others",
+                                               "third_party_concern", "check"};
     return k;
 }
 
@@ -38,8 +50,8 @@ bool is_safety_mode_kind(std::string_view kind) {
     // Disclosures after which exercises aimed at the partner (opening up, apologising,
     // asking, "turning toward") are set aside (content-brief §3.4 rules 5, 12 and 13).
     return kind == "ipv_physical" || kind == "fear_threats" || kind == "coercive_control" ||
-           kind == "sexual_violence" || kind == "minor_at_risk" ||
-           kind == "user_harming_other" || kind == "harm_to_others";
+           kind == "sexual_violence" || kind == "minor_at_risk" || kind == "user_harming_other" ||
+           kind == "harm_to_others";
 }
 
 bool classification::has(std::string_view id) const {
@@ -136,7 +148,8 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
             else if (!std::regex_match(d.id, id_rule()))
                 r.error("id", "intent.bad_id",
                         "intent ids are snake_case: lower-case letters, digits and _, "
-                        "starting with a letter; found \"" + d.id + "\"");
+                        "starting with a letter; found \"" +
+                            d.id + "\"");
             d.topic = r.string_or("topic", "");
             if (!r.has("topic"))
                 r.error("", "schema.missing", "missing required field \"topic\"");
@@ -162,8 +175,7 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
                 si.tier = sr.string_or("tier", "");
                 const auto& kinds = safety_kinds();
                 if (std::find(kinds.begin(), kinds.end(), si.kind) == kinds.end())
-                    sr.error("kind", "safety.bad_kind",
-                             "unknown safety kind \"" + si.kind + "\"");
+                    sr.error("kind", "safety.bad_kind", "unknown safety kind \"" + si.kind + "\"");
                 if (si.tier != "A" && si.tier != "B" && si.tier != "C")
                     sr.error("tier", "safety.bad_kind", "tier must be \"A\", \"B\" or \"C\"");
                 sr.finish();
@@ -225,13 +237,13 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
             }
             std::string err;
             if (set_->set->Add(src, &err) < 0) {
-                diags.add(d.file, ptr, "pattern.compile", "RE2 cannot compile this pattern: " + err);
+                diags.add(d.file, ptr, "pattern.compile",
+                          "RE2 cannot compile this pattern: " + err);
                 return;
             }
             entries_.push_back({i, weight});
             if (pat && !re->NamedCapturingGroups().empty())
-                pat->capture_re = std::shared_ptr<const re2::RE2>(
-                    new re2::RE2(src, set_->options));
+                pat->capture_re = std::shared_ptr<const re2::RE2>(new re2::RE2(src, set_->options));
             singles_.push_back(std::move(re));
         };
         for (std::size_t p = 0; p < d.patterns.size(); ++p)
@@ -262,8 +274,7 @@ classification intent_matcher::classify_normalized(std::string normalized) const
     std::vector<int> hits;
     if (set_->set) {
         re2::RE2::Set::ErrorInfo info{};
-        if (!set_->set->Match(normalized, &hits, &info) &&
-            info.kind != re2::RE2::Set::kNoError) {
+        if (!set_->set->Match(normalized, &hits, &info) && info.kind != re2::RE2::Set::kNoError) {
             // Out of DFA memory (should not happen with our limits): fall back to the
             // one-by-one path so a message is never silently unclassified.
             hits.clear();
@@ -354,8 +365,8 @@ void intent_matcher::self_test(diagnostics& diags) const {
                               "\" (normalised: \"" + c.normalized + "\")");
             else if (c.intent != d.id)
                 diags.add(d.file, ptr, "intent.example_lost",
-                          "example \"" + d.examples[k] + "\" matches \"" + d.id +
-                              "\" but \"" + c.intent + "\" wins");
+                          "example \"" + d.examples[k] + "\" matches \"" + d.id + "\" but \"" +
+                              c.intent + "\" wins");
         }
         for (std::size_t k = 0; k < d.counterexamples.size(); ++k) {
             auto c = classify(d.counterexamples[k]);

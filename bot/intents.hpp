@@ -64,7 +64,7 @@ struct classification {
     std::optional<safety_info> safety;           // the winner's safety block
     std::string normalized;                      // the normalised text (never logged)
     bool matched() const { return intent != "fallback"; }
-    bool has(std::string_view id) const;         // id matched (ranked anywhere)
+    bool has(std::string_view id) const; // id matched (ranked anywhere)
 };
 
 // Parses intent files; reports every problem. Patterns are not compiled here.
@@ -74,7 +74,7 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
 std::vector<std::string> list_json_files(const std::string& dir, diagnostics& diags);
 
 class intent_matcher {
-public:
+  public:
     // Compiles every pattern into one set. Reports "pattern.compile", "pattern.too_broad",
     // "intent.duplicate_id". The matcher is usable (without the bad patterns) even then.
     intent_matcher(std::vector<intent_def> intents, diagnostics& diags);
@@ -97,7 +97,7 @@ public:
     // Baseline for benchmarks: tries each pattern one by one (no set). Same result.
     classification test_classify_one_by_one(std::string_view text) const;
 
-private:
+  private:
     struct entry {
         std::size_t intent;
         int weight; // 0 for an exclude pattern

@@ -40,7 +40,9 @@ std::string json_reader::path(const std::string& key) const {
     return pointer_ + "/" + pointer_token(key);
 }
 
-bool json_reader::has(const std::string& key) const { return ok_ && value_.contains(key); }
+bool json_reader::has(const std::string& key) const {
+    return ok_ && value_.contains(key);
+}
 
 void json_reader::error(const std::string& key, const std::string& code,
                         const std::string& message) {

@@ -19,7 +19,7 @@
 namespace tandem::bot {
 
 class json_reader {
-public:
+  public:
     // Reports "schema.type" when value is not an object (ok() is then false).
     json_reader(const nlohmann::json& value, std::string file, std::string pointer,
                 diagnostics& diags);
@@ -36,8 +36,8 @@ public:
 
     std::optional<std::string> string(const std::string& key, bool required = false);
     std::string string_or(const std::string& key, std::string fallback);
-    std::optional<std::int64_t> integer(const std::string& key, std::int64_t min,
-                                        std::int64_t max, bool required = false);
+    std::optional<std::int64_t> integer(const std::string& key, std::int64_t min, std::int64_t max,
+                                        bool required = false);
     std::int64_t integer_or(const std::string& key, std::int64_t fallback, std::int64_t min,
                             std::int64_t max);
     double number_or(const std::string& key, double fallback, double min, double max);
@@ -51,7 +51,7 @@ public:
 
     void error(const std::string& key, const std::string& code, const std::string& message);
 
-private:
+  private:
     const nlohmann::json& value_;
     std::string file_;
     std::string pointer_;

@@ -29,7 +29,9 @@ const char* name(level l) {
 }
 } // namespace
 
-void set_level(level l) { current = static_cast<int>(l); }
+void set_level(level l) {
+    current = static_cast<int>(l);
+}
 
 level parse_level(std::string_view s, bool* ok) {
     if (ok)
@@ -49,7 +51,9 @@ level parse_level(std::string_view s, bool* ok) {
     return level::info;
 }
 
-bool enabled(level l) { return static_cast<int>(l) >= current.load(); }
+bool enabled(level l) {
+    return static_cast<int>(l) >= current.load();
+}
 
 void write(level l, std::string_view event, const nlohmann::json& fields) {
     if (!enabled(l))
@@ -57,12 +61,15 @@ void write(level l, std::string_view event, const nlohmann::json& fields) {
     nlohmann::json line = nlohmann::json::object();
     auto now = std::chrono::system_clock::now();
     auto secs = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char ts[40];
     std::snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     line["ts"] = ts;
     line["level"] = name(l);
     line["event"] = std::string(event);

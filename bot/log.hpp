@@ -17,11 +17,20 @@ level parse_level(std::string_view s, bool* ok = nullptr);
 bool enabled(level l);
 
 // Writes {"ts":..., "level":..., "event": event, ...fields}. Thread-safe.
-void write(level l, std::string_view event, const nlohmann::json& fields = nlohmann::json::object());
-inline void debug(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) { write(level::debug, e, f); }
-inline void info(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) { write(level::info, e, f); }
-inline void warn(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) { write(level::warn, e, f); }
-inline void error(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) { write(level::error, e, f); }
+void write(level l, std::string_view event,
+           const nlohmann::json& fields = nlohmann::json::object());
+inline void debug(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) {
+    write(level::debug, e, f);
+}
+inline void info(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) {
+    write(level::info, e, f);
+}
+inline void warn(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) {
+    write(level::warn, e, f);
+}
+inline void error(std::string_view e, const nlohmann::json& f = nlohmann::json::object()) {
+    write(level::error, e, f);
+}
 
 // A short, stable, non-reversible id for a conversation (for logs and metrics).
 std::string log_id(std::string_view channel, std::string_view conversation_id);

@@ -7,7 +7,7 @@ namespace tandem::bot {
 namespace {
 
 class memory_store final : public conversation_store {
-public:
+  public:
     std::optional<std::string> load(const std::string& key) override {
         std::lock_guard lock(mu_);
         auto it = rows_.find(key);
@@ -41,13 +41,15 @@ public:
         return rows_.size();
     }
 
-private:
+  private:
     std::mutex mu_;
     std::map<std::string, std::pair<std::string, std::int64_t>> rows_;
 };
 
 } // namespace
 
-std::shared_ptr<conversation_store> make_memory_store() { return std::make_shared<memory_store>(); }
+std::shared_ptr<conversation_store> make_memory_store() {
+    return std::make_shared<memory_store>();
+}
 
 } // namespace tandem::bot

@@ -16,8 +16,8 @@ struct inbound_message {
     std::string text;            // what the user typed (UTF-8); empty when option_id is set
     std::string option_id;       // a pressed button's option id, or empty
     std::string platform_message_id; // for logs and dedupe only
-    std::string language;        // BCP 47 hint from the channel, may be empty
-    std::int64_t timestamp = 0;  // unix seconds; 0 = now
+    std::string language;            // BCP 47 hint from the channel, may be empty
+    std::int64_t timestamp = 0;      // unix seconds; 0 = now
 };
 
 // A quick-reply choice the user may pick.
@@ -43,8 +43,8 @@ struct conversation_ref {
 // A turn's result: the answer plus what the core understood (never the user's text).
 struct turn_result {
     outbound_message reply;
-    std::string intent;     // winning intent id ("fallback" when nothing matched)
-    std::string topic;      // its core topic
+    std::string intent; // winning intent id ("fallback" when nothing matched)
+    std::string topic;  // its core topic
     double confidence = 0;
     std::string dialog;     // active dialog after the turn (empty when none)
     std::string node;       // active node after the turn

@@ -13,8 +13,8 @@ bool clause_start(const std::vector<std::string>& out) {
     if (out.empty())
         return true;
     static const std::set<std::string> starters = {
-        "and", "but", "so", "because", "that", "when", "if", "or", "then", "while",
-        "since", "though", "although", "whenever", "until", "unless", ",", ";", "-"};
+        "and",   "but",    "so",       "because",  "that",  "when",   "if", "or", "then", "while",
+        "since", "though", "although", "whenever", "until", "unless", ",",  ";",  "-"};
     return starters.count(out.back()) > 0;
 }
 
@@ -102,8 +102,8 @@ std::string reflect(std::string_view text) {
     }
     std::string s;
     for (const auto& w : out) {
-        bool punct = w.size() == 1 && (w == "," || w == "." || w == "!" || w == "?" ||
-                                       w == ";" || w == ":" || w == ")");
+        bool punct = w.size() == 1 && (w == "," || w == "." || w == "!" || w == "?" || w == ";" ||
+                                       w == ":" || w == ")");
         if (!s.empty() && !punct)
             s += ' ';
         s += w;

@@ -8,11 +8,10 @@
 namespace tandem::bot {
 
 const std::vector<std::string>& resource_set::categories() {
-    static const std::vector<std::string> c = {"emergency",       "suicide_crisis",
-                                               "domestic_abuse",  "domestic_abuse_men",
-                                               "sexual_violence", "young_people",
-                                               "young_people_dating", "people_who_use_harm",
-                                               "directory"};
+    static const std::vector<std::string> c = {
+        "emergency",           "suicide_crisis",      "domestic_abuse",
+        "domestic_abuse_men",  "sexual_violence",     "young_people",
+        "young_people_dating", "people_who_use_harm", "directory"};
     return c;
 }
 

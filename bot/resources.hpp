@@ -23,7 +23,7 @@ struct region_def {
 };
 
 class resource_set {
-public:
+  public:
     static const std::vector<std::string>& categories();
 
     // Loads and validates; reports "resources.*" problems.
@@ -42,7 +42,7 @@ public:
     std::vector<std::string> unverified() const;
     const std::map<std::string, region_def>& regions() const { return regions_; }
 
-private:
+  private:
     const resource_entry* find(const std::string& category, const std::string& region) const;
     std::string default_region_ = "INTL";
     std::map<std::string, region_def> regions_;

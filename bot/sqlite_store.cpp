@@ -6,15 +6,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 
 namespace tandem::bot {
 namespace {
 
 class statement {
-public:
+  public:
     statement(sqlite3* db, const char* sql) {
         if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
             throw store_error(std::string("sqlite prepare failed: ") + sqlite3_errmsg(db));
@@ -24,12 +24,12 @@ public:
     statement& operator=(const statement&) = delete;
     sqlite3_stmt* get() { return st_; }
 
-private:
+  private:
     sqlite3_stmt* st_ = nullptr;
 };
 
 class sqlite_store final : public conversation_store {
-public:
+  public:
     sqlite_store(const std::string& path, bool full) {
         namespace fs = std::filesystem;
         fs::path p(path);
@@ -132,7 +132,7 @@ public:
         return static_cast<std::size_t>(sqlite3_column_int64(st, 0));
     }
 
-private:
+  private:
     struct reset_guard {
         sqlite3_stmt* st;
         ~reset_guard() {
@@ -151,8 +151,8 @@ private:
     }
 
     [[noreturn]] void fail(const char* what) {
-        throw store_error(std::string("conversation store ") + what + " failed: " +
-                          sqlite3_errmsg(db_));
+        throw store_error(std::string("conversation store ") + what +
+                          " failed: " + sqlite3_errmsg(db_));
     }
 
     std::mutex mu_;

@@ -63,8 +63,9 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                 state = state_from_json(nlohmann::json::parse(*stored));
                 fresh = false;
             } catch (const std::exception& e) {
-                log::warn("state_corrupt", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
-                                            {"error", e.what()}});
+                log::warn("state_corrupt",
+                          {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                           {"error", e.what()}});
             }
         }
         if (!fresh && cfg_.idle_expiry_seconds > 0 &&
@@ -90,8 +91,11 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             } else if (!cmd.empty()) {
                 // Channel commands mean the same everywhere: /start greets, /forget forgets.
                 static const std::map<std::string, std::string> as_intent = {
-                    {"start", "greeting"}, {"help", "help"},  {"menu", "help"},
-                    {"restart", "restart"}, {"forget", "forget_me"}};
+                    {"start", "greeting"},
+                    {"help", "help"},
+                    {"menu", "help"},
+                    {"restart", "restart"},
+                    {"forget", "forget_me"}};
                 const auto* def = lc->matcher().find(as_intent.at(cmd));
                 if (def) {
                     in.understood.intent = def->id;
@@ -137,7 +141,7 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             store_->save(k, to_json(out.state).dump(), now);
 
         result.reply = std::move(out.reply);
-        result.intent = !in.command.empty()         ? "command_" + in.command
+        result.intent = !in.command.empty()     ? "command_" + in.command
                         : msg.option_id.empty() ? in.understood.intent
                                                 : "option";
         result.topic = msg.option_id.empty() && in.command.empty() ? in.understood.topic : "";

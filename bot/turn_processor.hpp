@@ -17,11 +17,12 @@ class content;
 class conversation_store;
 
 class turn_processor {
-public:
+  public:
     // log_text: include the user's text in the debug "turn" log line (local debugging only;
     // config log.message_text, off by default).
-    turn_processor(std::shared_ptr<const content> content, std::shared_ptr<conversation_store> store,
-                   conversation_config cfg, bool log_text = false);
+    turn_processor(std::shared_ptr<const content> content,
+                   std::shared_ptr<conversation_store> store, conversation_config cfg,
+                   bool log_text = false);
 
     // Never throws: a failed turn (store error, corrupt state, bug) returns error = true,
     // a kind apology, and leaves the stored state as it was.
@@ -39,7 +40,7 @@ public:
     // Longest text classified; longer messages are cut (at a UTF-8 boundary) first.
     static constexpr std::size_t max_text_bytes = 4096;
 
-private:
+  private:
     mutable std::mutex content_mu_;
     std::shared_ptr<const content> content_;
     std::shared_ptr<conversation_store> store_;

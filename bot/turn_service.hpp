@@ -13,7 +13,7 @@ namespace tandem::bot {
 // error = true and a kind apology as its reply. It resumes the caller on the caller's
 // executor.
 class turn_service {
-public:
+  public:
     virtual ~turn_service() = default;
     virtual boost::asio::awaitable<turn_result> handle(inbound_message msg) = 0;
     // Deletes everything stored for the conversation (the "forget me" path for

@@ -21,7 +21,7 @@ std::string answer_json(const bot::turn_result& r) {
     nlohmann::json opts = nlohmann::json::array();
     for (const auto& o : r.reply.options)
         opts.push_back({{"id", o.id}, {"label", o.label}});
-    nlohmann::json j = {{"intent", r.intent}, {"topic", r.topic},   {"dialog", r.dialog},
+    nlohmann::json j = {{"intent", r.intent}, {"topic", r.topic},       {"dialog", r.dialog},
                         {"node", r.node},     {"texts", r.reply.texts}, {"options", opts},
                         {"end", r.reply.end}};
     if (r.error)

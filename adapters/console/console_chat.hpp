@@ -11,10 +11,10 @@
 namespace tandem::adapters::console {
 
 struct console_options {
-    bool json = false;                 // one JSON object per user line
-    bool interactive = false;          // prompts and line editing (stdin is a terminal)
+    bool json = false;        // one JSON object per user line
+    bool interactive = false; // prompts and line editing (stdin is a terminal)
     std::string conversation_id = "local";
-    std::string record_file;           // write a golden transcript of the session here
+    std::string record_file; // write a golden transcript of the session here
     // Called before each turn (e.g. to reload content that changed on disk); may print.
     std::function<void(std::ostream&)> before_turn;
 };

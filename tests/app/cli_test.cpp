@@ -22,14 +22,14 @@ std::string fixture_config() {
 std::string sqlite_config(const test::temp_dir& tmp) {
     auto root = test::fixture_content();
     auto p = tmp.path() / "tandem.json";
-    std::ofstream(p) << nlohmann::json{
-        {"schema_version", 1},
-        {"data_dir", (tmp.path() / "data").string()},
-        {"content",
-         {{"intents_dir", (root / "intents").string()},
-          {"dialogs_dir", (root / "dialogs").string()},
-          {"resources_file", (root / "resources.json").string()}}},
-        {"store", {{"kind", "sqlite"}}}}.dump();
+    std::ofstream(p) << nlohmann::json{{"schema_version", 1},
+                                       {"data_dir", (tmp.path() / "data").string()},
+                                       {"content",
+                                        {{"intents_dir", (root / "intents").string()},
+                                         {"dialogs_dir", (root / "dialogs").string()},
+                                         {"resources_file", (root / "resources.json").string()}}},
+                                       {"store", {{"kind", "sqlite"}}}}
+                            .dump();
     return p.string();
 }
 
@@ -43,7 +43,8 @@ std::vector<nlohmann::json> json_lines(const std::string& out) {
     return v;
 }
 
-std::string chat(const std::string& config, const std::string& input, const std::string& extra = "") {
+std::string chat(const std::string& config, const std::string& input,
+                 const std::string& extra = "") {
     test::temp_dir tmp;
     auto in = tmp.path() / "in.txt";
     std::ofstream(in) << input;
@@ -135,8 +136,9 @@ TEST_CASE("cli: a safety message in the middle of a dialog interrupts it", "[cli
 TEST_CASE("cli: bad console input is answered and the session goes on", "[cli]") {
     std::string big(100 * 1024, 'x');
     auto out = chat(fixture_config(),
-                    "\n   \n" + big + "\nbad \xFF\xFE utf8\n\xF0\x9F\x98\x8A\n"
-                    "\xD7\x90\xD7\xA0\xD7\x99 \xD7\x91\xD7\xA1\xD7\x93\xD7\xA8\nhi\n");
+                    "\n   \n" + big +
+                        "\nbad \xFF\xFE utf8\n\xF0\x9F\x98\x8A\n"
+                        "\xD7\x90\xD7\xA0\xD7\x99 \xD7\x91\xD7\xA1\xD7\x93\xD7\xA8\nhi\n");
     auto lines = json_lines(out);
     REQUIRE(lines.size() == 7);
     CHECK(lines[0]["error"] == "empty message");
@@ -152,12 +154,12 @@ TEST_CASE("cli: killing the process between turns loses nothing", "[cli][faults]
     // Turn 1 in a process killed with SIGKILL right after it answered.
     auto fifo = tmp.path() / "in.fifo";
     auto out = tmp.path() / "out.txt";
-    std::string script =
-        "mkfifo " + q(fifo.string()) + "; " + test::tandem_bin() + " chat --json --config " +
-        q(cfg) + " < " + q(fifo.string()) + " > " + q(out.string()) + " & pid=$!; " +
-        "exec 3> " + q(fifo.string()) + "; echo 'i need some space' >&3; " +
-        "for i in $(seq 1 200); do [ -s " + q(out.string()) + " ] && break; sleep 0.05; done; " +
-        "kill -9 $pid; wait $pid; cat " + q(out.string());
+    std::string script = "mkfifo " + q(fifo.string()) + "; " + test::tandem_bin() +
+                         " chat --json --config " + q(cfg) + " < " + q(fifo.string()) + " > " +
+                         q(out.string()) + " & pid=$!; " + "exec 3> " + q(fifo.string()) +
+                         "; echo 'i need some space' >&3; " + "for i in $(seq 1 200); do [ -s " +
+                         q(out.string()) + " ] && break; sleep 0.05; done; " +
+                         "kill -9 $pid; wait $pid; cat " + q(out.string());
     auto first = sh(script);
     auto l1 = json_lines(first.out);
     INFO(first.out);
@@ -195,22 +197,29 @@ TEST_CASE("cli: classify prints one JSON line per message", "[cli]") {
 TEST_CASE("cli: eval reports accuracy and enforces thresholds", "[cli]") {
     test::temp_dir tmp;
     auto f = tmp.path() / "set.jsonl";
-    std::ofstream(f) << R"({"text": "hi", "intent": "greeting"})" "\n"
-                     << R"({"text": "I want to die", "intent": "safety"})" "\n"
-                     << R"({"text": "we are drifting apart", "intent": "feeling_distant"})" "\n"
-                     << R"({"text": "the weather is nice", "intent": "feeling_smothered"})" "\n";
+    std::ofstream(f) << R"({"text": "hi", "intent": "greeting"})"
+                        "\n"
+                     << R"({"text": "I want to die", "intent": "safety"})"
+                        "\n"
+                     << R"({"text": "we are drifting apart", "intent": "feeling_distant"})"
+                        "\n"
+                     << R"({"text": "the weather is nice", "intent": "feeling_smothered"})"
+                        "\n";
     auto r = sh(test::tandem_bin() + " eval " + q(f.string()) + " --config " + q(fixture_config()));
     INFO(r.out);
     CHECK(r.status == 0);
     CHECK(r.out.find("accuracy: 0.7500") != std::string::npos);
     CHECK(r.out.find("safety recall: 1.0000") != std::string::npos);
     CHECK(r.out.find("feeling_smothered -> out_of_scope") != std::string::npos);
-    auto strict = sh(test::tandem_bin() + " eval " + q(f.string()) + " --min-accuracy 0.9 --config " +
-                     q(fixture_config()));
+    auto strict = sh(test::tandem_bin() + " eval " + q(f.string()) +
+                     " --min-accuracy 0.9 --config " + q(fixture_config()));
     CHECK(strict.status == 1);
     CHECK(strict.out.find("FAIL: accuracy") != std::string::npos);
-    std::ofstream(f, std::ios::app) << "{not json\n" << R"({"text": "x", "intent": "sadness"})" "\n";
-    auto bad = sh(test::tandem_bin() + " eval " + q(f.string()) + " --config " + q(fixture_config()));
+    std::ofstream(f, std::ios::app) << "{not json\n"
+                                    << R"({"text": "x", "intent": "sadness"})"
+                                       "\n";
+    auto bad =
+        sh(test::tandem_bin() + " eval " + q(f.string()) + " --config " + q(fixture_config()));
     CHECK(bad.status == 1);
     CHECK(bad.out.find(":5: skipped") != std::string::npos);
     CHECK(bad.out.find("\"sadness\" is not a core topic") != std::string::npos);
@@ -237,16 +246,18 @@ TEST_CASE("cli: chat --watch picks up a content edit on the next line", "[cli][a
     auto out = tmp.path() / "out.txt";
     auto wait_lines = [&](int n) {
         return "for i in $(seq 1 200); do [ $(grep -c '^{' " + q(out.string()) +
-               " 2>/dev/null || echo 0) -ge " + std::to_string(n) + " ] && break; sleep 0.05; done; ";
+               " 2>/dev/null || echo 0) -ge " + std::to_string(n) +
+               " ] && break; sleep 0.05; done; ";
     };
-    std::string script =
-        "mkfifo " + q(fifo.string()) + "; " + test::tandem_bin() + " chat --json --watch --config " +
-        q(cfg) + " < " + q(fifo.string()) + " > " + q(out.string()) + " 2>&1 & pid=$!; exec 3> " +
-        q(fifo.string()) + "; echo 'thank you' >&3; " + wait_lines(1) +
-        "sed -i 's/THANKS: you are welcome./THANKS: edited line./' " + q(greeting) +
-        "; echo 'thank you' >&3; " + wait_lines(2) +
-        "sed -i 's/\"end\": true/\"end\": \"yes\"/' " + q(greeting) + "; echo 'thank you' >&3; " +
-        wait_lines(3) + "exec 3>&-; wait $pid; cat " + q(out.string());
+    std::string script = "mkfifo " + q(fifo.string()) + "; " + test::tandem_bin() +
+                         " chat --json --watch --config " + q(cfg) + " < " + q(fifo.string()) +
+                         " > " + q(out.string()) + " 2>&1 & pid=$!; exec 3> " + q(fifo.string()) +
+                         "; echo 'thank you' >&3; " + wait_lines(1) +
+                         "sed -i 's/THANKS: you are welcome./THANKS: edited line./' " +
+                         q(greeting) + "; echo 'thank you' >&3; " + wait_lines(2) +
+                         "sed -i 's/\"end\": true/\"end\": \"yes\"/' " + q(greeting) +
+                         "; echo 'thank you' >&3; " + wait_lines(3) + "exec 3>&-; wait $pid; cat " +
+                         q(out.string());
     auto r = sh(script);
     INFO(r.out);
     auto lines = json_lines(r.out);

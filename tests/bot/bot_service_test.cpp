@@ -25,7 +25,7 @@ bot::inbound_message msg(const std::string& conv, const std::string& text) {
 
 // A store that counts saves and can fail on demand (fault injection).
 class flaky_store : public bot::conversation_store {
-public:
+  public:
     std::shared_ptr<bot::conversation_store> inner = bot::make_memory_store();
     std::atomic<bool> fail{false};
     std::optional<std::string> load(const std::string& k) override { return inner->load(k); }
@@ -55,12 +55,11 @@ TEST_CASE("bot service: turns of one conversation run in order, others in parall
     for (int i = 0; i < conversations; ++i) {
         std::string id = "c" + std::to_string(i);
         for (const char* t : {"i need some space", "a friend", "go dancing", "2"}) {
-            net::co_spawn(
-                ioc, svc.handle(msg(id, t)),
-                [&results, i](std::exception_ptr e, bot::turn_result r) {
-                    REQUIRE(!e);
-                    results[static_cast<std::size_t>(i)].push_back(std::move(r));
-                });
+            net::co_spawn(ioc, svc.handle(msg(id, t)),
+                          [&results, i](std::exception_ptr e, bot::turn_result r) {
+                              REQUIRE(!e);
+                              results[static_cast<std::size_t>(i)].push_back(std::move(r));
+                          });
         }
     }
     ioc.run();

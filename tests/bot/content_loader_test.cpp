@@ -78,19 +78,25 @@ TEST_CASE("content loader: the fixture content is valid", "[loader]") {
 
 TEST_CASE("content loader: each broken intent fixture gives its diagnostic", "[loader]") {
     for (const auto& dir : fixture_dirs("intents")) {
-        DYNAMIC_SECTION(dir.filename().string()) { check_fixture("intents", dir); }
+        DYNAMIC_SECTION(dir.filename().string()) {
+            check_fixture("intents", dir);
+        }
     }
 }
 
 TEST_CASE("content loader: each broken dialog fixture gives its diagnostic", "[loader]") {
     for (const auto& dir : fixture_dirs("dialogs")) {
-        DYNAMIC_SECTION(dir.filename().string()) { check_fixture("dialogs", dir); }
+        DYNAMIC_SECTION(dir.filename().string()) {
+            check_fixture("dialogs", dir);
+        }
     }
 }
 
 TEST_CASE("content loader: each broken resources fixture gives its diagnostic", "[loader]") {
     for (const auto& dir : fixture_dirs("resources")) {
-        DYNAMIC_SECTION(dir.filename().string()) { check_fixture("resources", dir); }
+        DYNAMIC_SECTION(dir.filename().string()) {
+            check_fixture("resources", dir);
+        }
     }
 }
 

@@ -70,7 +70,8 @@ TEST_CASE("store: an unusable path is a clear error", "[store]") {
     auto garbage = tmp.path() / "garbage.sqlite";
     {
         std::FILE* f = std::fopen(garbage.c_str(), "w");
-        std::fputs("this is not a database, just text that is long enough to look like a header", f);
+        std::fputs("this is not a database, just text that is long enough to look like a header",
+                   f);
         std::fclose(f);
     }
     CHECK_THROWS_AS(bot::make_sqlite_store(garbage.string()), bot::store_error);

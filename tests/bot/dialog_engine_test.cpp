@@ -35,7 +35,8 @@ struct session {
         return out.reply;
     }
     std::string where() const {
-        return state.stack.empty() ? "-" : state.stack.back().dialog + "/" + state.stack.back().node;
+        return state.stack.empty() ? "-"
+                                   : state.stack.back().dialog + "/" + state.stack.back().node;
     }
 };
 
@@ -122,7 +123,8 @@ TEST_CASE("dialog engine: a number slot re-asks when no number is given", "[dial
     CHECK(s.state.stack.back().slots.at("room") == "8");
 }
 
-TEST_CASE("dialog engine: safety interrupts any dialog, even at a yes/no prompt", "[dialog][safety]") {
+TEST_CASE("dialog engine: safety interrupts any dialog, even at a yes/no prompt",
+          "[dialog][safety]") {
     session s;
     s.say("i need some space");
     s.press("partner");
@@ -136,7 +138,8 @@ TEST_CASE("dialog engine: safety interrupts any dialog, even at a yes/no prompt"
     CHECK(s.state.safety_mode.empty()); // suicide is not an abuse disclosure
 }
 
-TEST_CASE("dialog engine: after an abuse disclosure closeness work is set aside", "[dialog][safety]") {
+TEST_CASE("dialog engine: after an abuse disclosure closeness work is set aside",
+          "[dialog][safety]") {
     session s;
     s.say("hello");
     auto r = s.say("he hit me last night");
@@ -161,7 +164,8 @@ TEST_CASE("dialog engine: resources follow the user's region", "[dialog][safety]
     CHECK(says(r, "Samaritans: call 116 123"));
 }
 
-TEST_CASE("dialog engine: missing resource categories fall back to the directory", "[dialog][safety]") {
+TEST_CASE("dialog engine: missing resource categories fall back to the directory",
+          "[dialog][safety]") {
     session s;
     s.say("hello");
     auto r = s.say("she hits me");

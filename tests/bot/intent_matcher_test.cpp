@@ -77,9 +77,9 @@ TEST_CASE("intent matcher: texting forms are normalised before matching", "[inte
 
 TEST_CASE("intent matcher: the set and the one-by-one baseline agree", "[intent]") {
     const auto& m = fixture()->matcher();
-    for (const char* text : {"hi", "I feel smothered", "he hit me", "we are drifting apart",
-                             "thanks, bye", "help", "nothing at all", "i am in the usa",
-                             "\xF0\x9F\x98\x8A", "bad \xFF utf8"}) {
+    for (const char* text :
+         {"hi", "I feel smothered", "he hit me", "we are drifting apart", "thanks, bye", "help",
+          "nothing at all", "i am in the usa", "\xF0\x9F\x98\x8A", "bad \xFF utf8"}) {
         auto a = m.classify(text);
         auto b = m.test_classify_one_by_one(text);
         INFO(text);

@@ -91,10 +91,12 @@ void run_transcript(const fs::path& file, const bot::content_paths& paths) {
             labels += (i ? " | " : "") + last.reply.options[i].label;
         if (labels.empty())
             labels = "-";
-        auto dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
-        INFO("after \"" << last_user << "\" tandem said:\n" << texts << "options: " << labels
-                        << "\nintent " << last.intent << ", dialog " << dash(last.dialog)
-                        << ", node " << dash(last.node));
+        auto dash = [](const std::string& s) {
+            return s.empty() ? std::string("-") : s;
+        };
+        INFO("after \"" << last_user << "\" tandem said:\n"
+                        << texts << "options: " << labels << "\nintent " << last.intent
+                        << ", dialog " << dash(last.dialog) << ", node " << dash(last.node));
         if (key == "intent")
             CHECK(dash(last.intent) == value);
         else if (key == "topic")
@@ -136,12 +138,16 @@ TEST_CASE("conversations: fixture transcripts", "[conversation]") {
     auto files = transcripts(test::data_dir() / "transcripts");
     REQUIRE(!files.empty());
     for (const auto& f : files)
-        DYNAMIC_SECTION(f.filename().string()) { run_transcript(f, test::fixture_paths()); }
+        DYNAMIC_SECTION(f.filename().string()) {
+            run_transcript(f, test::fixture_paths());
+        }
 }
 
 TEST_CASE("conversations: shipped transcripts", "[conversation][shipped]") {
     auto files = transcripts(test::source_dir() / "tests" / "conversations");
     REQUIRE(!files.empty());
     for (const auto& f : files)
-        DYNAMIC_SECTION(f.filename().string()) { run_transcript(f, test::shipped_paths()); }
+        DYNAMIC_SECTION(f.filename().string()) {
+            run_transcript(f, test::shipped_paths());
+        }
 }

@@ -6,8 +6,8 @@
 namespace tandem::test {
 
 struct run_result {
-    int status = -1;  // exit code
-    std::string out;  // stdout and stderr, in order
+    int status = -1; // exit code
+    std::string out; // stdout and stderr, in order
 };
 
 // Runs `sh -c command` with stderr merged into stdout.
@@ -15,6 +15,8 @@ run_result sh(const std::string& command);
 // Quotes a string for the shell.
 std::string q(const std::string& s);
 // The tandem binary under test.
-inline std::string tandem_bin() { return TANDEM_BINARY; }
+inline std::string tandem_bin() {
+    return TANDEM_BINARY;
+}
 
 } // namespace tandem::test

@@ -10,13 +10,19 @@
 
 namespace tandem::test {
 
-inline std::filesystem::path source_dir() { return TANDEM_SOURCE_DIR; }
-inline std::filesystem::path data_dir() { return TANDEM_TEST_DATA; }
-inline std::filesystem::path fixture_content() { return data_dir() / "content"; }
+inline std::filesystem::path source_dir() {
+    return TANDEM_SOURCE_DIR;
+}
+inline std::filesystem::path data_dir() {
+    return TANDEM_TEST_DATA;
+}
+inline std::filesystem::path fixture_content() {
+    return data_dir() / "content";
+}
 
 // A fresh folder under /tmp, removed when the object dies.
 class temp_dir {
-public:
+  public:
     temp_dir() {
         std::random_device rd;
         path_ = std::filesystem::temp_directory_path() /
@@ -32,7 +38,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::string str() const { return path_.string(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
