@@ -68,6 +68,8 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         cc.fallbacks_before_menu = static_cast<int>(
             s.integer_or("fallbacks_before_menu", cc.fallbacks_before_menu, 1, 10));
         cc.switch_confidence = s.number_or("switch_confidence", cc.switch_confidence, 0.0, 1.0);
+        cc.records_retention_seconds = s.integer_or(
+            "records_retention_seconds", cc.records_retention_seconds, 0, 365LL * 24 * 3600);
         s.finish();
     }
     if (const auto* v = r.get("core")) {

@@ -35,6 +35,7 @@ struct conversation_config {
     std::string default_region = "INTL";     // resource region until the user picks one
     int fallbacks_before_menu = 2;           // consecutive not-understood turns before the menu
     double switch_confidence = 0.6;          // min confidence to offer a topic switch mid-dialog
+    std::int64_t records_retention_seconds = 30LL * 24 * 3600; // self-ratings the user recorded
 };
 
 struct core_config {

@@ -245,6 +245,7 @@ struct dialog_checker {
     const dialog_def& d;
     const content& c;
     const std::map<std::string, std::string>& triggers;
+    const std::set<std::string>& series;
     diagnostics& diags;
     std::set<std::string> slots_read, slots_set;
     std::map<std::string, std::string> read_at; // slot -> first pointer that reads it
@@ -265,6 +266,12 @@ struct dialog_checker {
                 (d.id == "system" && (f == "$title" || f == "$current" || f == "$understood" ||
                                       f == "$remembered" || f == "$export" || f == "$expires")))
                 continue;
+            if (f.rfind("$trend:", 0) == 0) {
+                if (!series.count(f.substr(7)))
+                    diags.add(d.file, ptr, "template.bad",
+                              "no node records the series \"" + f.substr(7) + "\" ({" + f + "})");
+                continue;
+            }
             if (f.rfind("res:", 0) == 0) {
                 const auto& cats = resource_set::categories();
                 if (std::find(cats.begin(), cats.end(), f.substr(4)) == cats.end())
@@ -294,6 +301,12 @@ struct dialog_checker {
     void read_slot(const std::string& slot, const std::string& ptr) {
         if (slot == "$region" || slot == "$safety_mode")
             return;
+        if (slot.rfind("$trend:", 0) == 0) {
+            if (!series.count(slot.substr(7)))
+                diags.add(d.file, ptr, "template.bad",
+                          "no node records the series \"" + slot.substr(7) + "\"");
+            return;
+        }
         if (!d.slots.count(slot)) {
             diags.add(d.file, ptr, "slot.undeclared",
                       "slot \"" + slot + "\" is used but not declared in \"slots\"");
@@ -482,8 +495,13 @@ void content::validate(diagnostics& diags) {
                           "\"" + d.triggers[i] + "\" already starts dialog \"" + it->second + "\"");
         }
     }
+    std::set<std::string> series;
     for (const auto& [id, d] : dialogs_)
-        dialog_checker{d, *this, trigger_to_dialog_, diags, {}, {}, {}}.run();
+        for (const auto& [nid, n] : d.nodes)
+            if (!n.record.empty())
+                series.insert(n.record);
+    for (const auto& [id, d] : dialogs_)
+        dialog_checker{d, *this, trigger_to_dialog_, series, diags, {}, {}, {}}.run();
     std::string dialogs_dir = dialogs_.empty() ? "dialogs" : dialogs_.begin()->second.file;
     if (auto pos = dialogs_dir.find_last_of('/'); pos != std::string::npos)
         dialogs_dir = dialogs_dir.substr(0, pos);

@@ -4,6 +4,18 @@
 
 namespace tandem::bot {
 
+namespace {
+nlohmann::json records_json(const conversation_state& s) {
+    nlohmann::json r = nlohmann::json::object();
+    for (const auto& [series, list] : s.records) {
+        auto& arr = r[series] = nlohmann::json::array();
+        for (const auto& e : list)
+            arr.push_back({{"at", e.at}, {"values", e.values}});
+    }
+    return r;
+}
+} // namespace
+
 nlohmann::json to_json(const conversation_state& s) {
     nlohmann::json stack = nlohmann::json::array();
     for (const auto& f : s.stack)
@@ -23,7 +35,9 @@ nlohmann::json to_json(const conversation_state& s) {
             {"last_active", s.last_active},
             {"last_intent", s.last_intent},
             {"last_topic", s.last_topic},
-            {"last_variant", s.last_variant}};
+            {"last_variant", s.last_variant},
+            {"records", records_json(s)},
+            {"keep_until", s.keep_until}};
 }
 
 conversation_state state_from_json(const nlohmann::json& j) {
@@ -52,6 +66,13 @@ conversation_state state_from_json(const nlohmann::json& j) {
         s.last_intent = j.value("last_intent", "");
         s.last_topic = j.value("last_topic", "");
         s.last_variant = j.at("last_variant").get<std::map<std::string, int>>();
+        s.keep_until = j.value("keep_until", std::int64_t{0});
+        if (auto it = j.find("records"); it != j.end())
+            for (const auto& [series, list] : it->items())
+                for (const auto& e : list)
+                    s.records[series].push_back(
+                        {e.at("at").get<std::int64_t>(),
+                         e.at("values").get<std::map<std::string, std::string>>()});
         return s;
     } catch (const nlohmann::json::exception& e) {
         throw std::runtime_error(std::string("malformed conversation state: ") + e.what());

@@ -35,6 +35,14 @@ struct conversation_state {
     std::string last_intent;      // what the last message was understood as (for /why)
     std::string last_topic;
     std::map<std::string, int> last_variant; // "dialog/node/line" -> variant index
+    // Self-ratings the user chose to record (e.g. the closeness-and-space check), by
+    // series; kept until keep_until even when the conversation is idle.
+    struct record_entry {
+        std::int64_t at = 0;
+        std::map<std::string, std::string> values;
+    };
+    std::map<std::string, std::vector<record_entry>> records;
+    std::int64_t keep_until = 0; // unix seconds; 0 = only the idle expiry applies
 
     bool idle() const { return stack.empty(); }
 };

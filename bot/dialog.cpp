@@ -223,6 +223,9 @@ node_def read_node(const std::string& id, const nlohmann::json& v, const std::st
     n.next = r.string_or("next", "");
     n.start = r.string_or("start", "");
     n.fallback = r.string_or("fallback", "");
+    n.record = r.string_or("record", "");
+    if (!n.record.empty() && !std::regex_match(n.record, ident_rule()))
+        r.error("record", "node.bad_record", "a series name is snake_case");
     n.end = r.boolean_or("end", false);
     r.finish();
     return n;
@@ -269,6 +272,7 @@ std::optional<dialog_def> load_dialog_file(const std::string& path, diagnostics&
                 if (sd.type == "enum" && sd.values.empty())
                     s.error("", "schema.missing", "an enum slot needs \"values\"");
                 sd.from_intent = s.boolean_or("from_intent", false);
+                sd.label = s.string_or("label", "");
                 s.string("description");
                 s.finish();
                 if (!std::regex_match(name, ident_rule()))

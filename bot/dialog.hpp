@@ -59,6 +59,7 @@ struct node_def {
     std::string next;
     std::string start;
     std::string fallback;
+    std::string record; // append this dialog's number slots to the named series on entering
     bool end = false;
 
     bool waits() const { return !options.empty() || capture || !expect.empty(); }
@@ -68,6 +69,7 @@ struct slot_def {
     std::string type = "text"; // text, enum, number, bool
     std::vector<std::string> values;
     bool from_intent = false; // filled from the triggering intent's named capture
+    std::string label;        // how /why and trends name it ("closeness you want")
 };
 
 struct dialog_def {

@@ -260,6 +260,8 @@ class engine {
         }
         if (field == "$safety_mode")
             return s_.safety_mode;
+        if (field.rfind("$trend:", 0) == 0)
+            return trend(field.substr(7));
         if (!f)
             return "";
         bool refl = false;
@@ -287,6 +289,8 @@ class engine {
             return region();
         if (slot == "$safety_mode")
             return s_.safety_mode;
+        if (slot.rfind("$trend:", 0) == 0)
+            return trend(slot.substr(7));
         auto it = f.slots.find(slot);
         return it == f.slots.end() ? std::string() : it->second;
     }
@@ -432,6 +436,8 @@ class engine {
         j.erase("last_variant");
         extra["$export"] = j.dump(2);
         std::int64_t until = in_.expiry_seconds > 0 ? s_.last_active + in_.expiry_seconds : 0;
+        if (until > 0)
+            until = std::max(until, s_.keep_until);
         if (until > 0) {
             std::time_t t = static_cast<std::time_t>(until);
             std::tm tm{};
@@ -445,6 +451,47 @@ class engine {
         system_say(what, extra);
         if (!s_.stack.empty())
             reask();
+    }
+
+    // Keeps the dialog's number slots as one entry of a series the user can look back on.
+    void record(const std::string& series, const dialog_def& d, const dialog_frame& f) {
+        conversation_state::record_entry e;
+        e.at = in_.now;
+        for (const auto& [name, sd] : d.slots)
+            if (sd.type == "number")
+                if (auto it = f.slots.find(name); it != f.slots.end())
+                    e.values[sd.label.empty() ? name : sd.label] = it->second;
+        if (e.values.empty())
+            return;
+        auto& list = s_.records[series];
+        list.push_back(std::move(e));
+        if (list.size() > 12)
+            list.erase(list.begin());
+        if (cfg_.records_retention_seconds > 0)
+            s_.keep_until = std::max(s_.keep_until, in_.now + cfg_.records_retention_seconds);
+    }
+
+    // "closeness you want: 8 -> 7 -> 7" over the last entries of a series.
+    std::string trend(const std::string& series) const {
+        auto it = s_.records.find(series);
+        if (it == s_.records.end() || it->second.empty())
+            return "";
+        const auto& list = it->second;
+        std::size_t from = list.size() > 5 ? list.size() - 5 : 0;
+        std::string out;
+        for (const auto& [label, _] : list.back().values) {
+            std::string line = "- " + label + ": ";
+            bool first = true;
+            for (std::size_t i = from; i < list.size(); ++i) {
+                auto v = list[i].values.find(label);
+                if (v == list[i].values.end())
+                    continue;
+                line += (first ? "" : " \u2192 ") + v->second;
+                first = false;
+            }
+            out += (out.empty() ? "" : "\n") + line;
+        }
+        return out;
     }
 
     // Says the node's question and shows its options.
@@ -506,6 +553,8 @@ class engine {
             }
             f.node = node_id;
             apply_set(n->set, f);
+            if (!n->record.empty())
+                record(n->record, *d, f);
             for (std::size_t i = 0; i < n->say.size(); ++i)
                 say(render(pick(n->say[i], line_key(f, n->id, std::to_string(i))), &f));
             if (!n->branch.empty()) {

@@ -69,8 +69,25 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             }
         }
         if (!fresh && cfg_.idle_expiry_seconds > 0 &&
-            now - state.last_active > cfg_.idle_expiry_seconds)
+            now - state.last_active > cfg_.idle_expiry_seconds && now > state.keep_until)
             fresh = true; // expired: start over (the sweeper deletes it too)
+        if (!fresh && cfg_.idle_expiry_seconds > 0 &&
+            now - state.last_active > cfg_.idle_expiry_seconds) {
+            // Idle, but the user chose to keep their self-ratings: keep only those.
+            auto kept = std::move(state.records);
+            auto until = state.keep_until;
+            auto locale = state.locale, region = state.region;
+            state = new_state(k, now);
+            state.records = std::move(kept);
+            state.keep_until = until;
+            state.locale = locale;
+            state.region = region;
+        }
+        if (!fresh && cfg_.records_retention_seconds > 0)
+            for (auto& [series, list] : state.records)
+                std::erase_if(list, [&](const conversation_state::record_entry& e) {
+                    return now - e.at > cfg_.records_retention_seconds;
+                });
         if (fresh) {
             state = new_state(k, now);
             // A new conversation speaks the channel's language when there is a pack for it.
@@ -138,7 +155,10 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
         if (out.forget)
             store_->erase(k);
         else
-            store_->save(k, to_json(out.state).dump(), now);
+            // The store expires a conversation by its last activity; a conversation whose
+            // user chose to keep self-ratings counts as active until keep_until.
+            store_->save(k, to_json(out.state).dump(),
+                         std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds));
 
         result.reply = std::move(out.reply);
         result.intent = !in.command.empty()     ? "command_" + in.command

@@ -2,6 +2,7 @@
 
 #include "bot/bot_service.hpp"
 #include "bot/conversation_store.hpp"
+#include "bot/turn_processor.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -118,4 +119,30 @@ TEST_CASE("bot service: forget deletes, idle conversations expire", "[service][p
     ioc.run();
     CHECK(f3.get());
     CHECK(store->size() == 0);
+}
+
+TEST_CASE("turn processor: kept self-ratings outlive the idle expiry, within their retention",
+          "[service][privacy]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::conversation_config cfg;
+    cfg.idle_expiry_seconds = 60;
+    cfg.records_retention_seconds = 1000;
+    bot::turn_processor p(c, store, cfg);
+    auto say = [&](const std::string& text, std::int64_t at) {
+        auto r = p.run(msg("r", text), at);
+        std::string all;
+        for (const auto& t : r.reply.texts)
+            all += t + "\n";
+        return all;
+    };
+    say("rate me", 1000);
+    say("8", 1001);
+    CHECK(say("3", 1002).find("- closeness: 8") != std::string::npos);
+    // The sweeper sees it as active until keep_until (1002 + 1000).
+    CHECK(store->erase_idle_before(1500 - 60) == 0);
+    // Idle past the expiry: the dialog state is gone, the kept ratings are not.
+    CHECK(say("my trend", 1500).find("HAVE:") != std::string::npos);
+    // Past the retention nothing is left.
+    CHECK(say("my trend", 5000).find("NO TREND YET.") != std::string::npos);
 }
