@@ -107,6 +107,8 @@ void lint_dialogs(const bot::content& c, std::vector<finding>& out) {
         todo.pop_front();
         for (const auto& [nid, n] : d->nodes) {
             reach(n.start);
+            if (n.checkin)
+                reach(n.checkin->dialog);
             for (const auto& o : n.options)
                 reach(o.start);
         }

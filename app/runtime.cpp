@@ -78,16 +78,19 @@ std::optional<runtime> open_runtime(const common_options& opts, bool with_servic
     if (!with_service)
         return rt;
     try {
-        if (rt.cfg.store.kind == "memory")
+        if (rt.cfg.store.kind == "memory") {
             rt.store = bot::make_memory_store();
-        else
-            rt.store = bot::make_sqlite_store(rt.cfg.data_path(rt.cfg.store.file),
-                                              rt.cfg.store.synchronous_full);
+            rt.checkins = bot::make_memory_checkin_store();
+        } else {
+            auto file = rt.cfg.data_path(rt.cfg.store.file);
+            rt.store = bot::make_sqlite_store(file, rt.cfg.store.synchronous_full);
+            rt.checkins = bot::make_sqlite_checkin_store(file);
+        }
     } catch (const bot::store_error& e) {
         std::cerr << "tandem: cannot open the conversation store: " << e.what() << "\n";
         return std::nullopt;
     }
-    rt.service = std::make_unique<bot::bot_service>(rt.content, rt.store, rt.cfg);
+    rt.service = std::make_unique<bot::bot_service>(rt.content, rt.store, rt.cfg, rt.checkins);
     return rt;
 }
 

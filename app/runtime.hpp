@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bot/bot_service.hpp"
+#include "bot/checkins.hpp"
 #include "bot/config.hpp"
 #include "bot/content.hpp"
 #include "bot/conversation_store.hpp"
@@ -25,6 +26,7 @@ struct runtime {
     bot::config cfg;
     std::shared_ptr<const bot::content> content;
     std::shared_ptr<bot::conversation_store> store;
+    std::shared_ptr<bot::checkin_store> checkins;
     std::unique_ptr<bot::bot_service> service;
 };
 

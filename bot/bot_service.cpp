@@ -1,6 +1,7 @@
 // The only translation unit of bot/ that includes Asio's coroutine machinery.
 #include "bot/bot_service.hpp"
 
+#include "bot/checkins.hpp"
 #include "bot/content.hpp"
 #include "bot/conversation_store.hpp"
 #include "bot/log.hpp"
@@ -13,6 +14,9 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
 
 namespace tandem::bot {
 
@@ -31,18 +35,27 @@ net::awaitable<turn_result> run_turn(turn_processor* p, inbound_message m) {
     co_return p->run(m, now);
 }
 
+net::awaitable<std::optional<turn_result>> run_checkin(turn_processor* p, checkin_entry e,
+                                                       std::int64_t now) {
+    co_return p->run_checkin(e, now);
+}
+
 net::awaitable<bool> run_forget(turn_processor* p, conversation_ref r) {
     co_return p->forget(r.channel, r.conversation_id);
 }
 } // namespace
 
 struct bot_service::impl {
-    impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s, const config& cfg)
+    impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s, const config& cfg,
+         std::shared_ptr<checkin_store> ck)
         : pool(static_cast<std::size_t>(std::max(1, cfg.core.threads))),
-          processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text),
+          processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text, ck),
           sweep_every(
               std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
-          sweep_timer(pool) {
+          sweep_timer(pool), checkins(std::move(ck)),
+          checkin_every(
+              std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.checkin_poll_seconds))),
+          checkin_timer(pool) {
         int n = std::max(1, cfg.core.strands);
         for (int i = 0; i < n; ++i)
             strands.push_back(net::make_strand(pool.get_executor()));
@@ -69,15 +82,33 @@ struct bot_service::impl {
 
     net::thread_pool pool;
     turn_processor processor;
-    std::vector<net::strand<net::thread_pool::executor_type>> strands;
     std::chrono::seconds sweep_every;
     net::steady_timer sweep_timer;
+    std::shared_ptr<checkin_store> checkins;
+    std::chrono::seconds checkin_every;
+    net::steady_timer checkin_timer;
+    std::mutex sinks_mu;
+    std::map<std::string, std::shared_ptr<proactive_sink>> sinks;
+    std::vector<net::strand<net::thread_pool::executor_type>> strands;
     std::atomic<bool> stopped{false};
 };
 
 bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s,
-                         const config& cfg)
-    : impl_(std::make_unique<impl>(std::move(c), std::move(s), cfg)) {
+                         const config& cfg, std::shared_ptr<checkin_store> checkins)
+    : impl_(std::make_unique<impl>(std::move(c), std::move(s), cfg, std::move(checkins))) {
+    if (impl_->checkins)
+        net::co_spawn(impl_->pool, checkin_loop(this), [](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const boost::system::system_error& se) {
+                if (se.code() != net::error::operation_aborted)
+                    log::error("checkins_stopped", {{"error", se.what()}});
+            } catch (const std::exception& ex) {
+                log::error("checkins_stopped", {{"error", ex.what()}});
+            }
+        });
     net::co_spawn(impl_->pool, impl_->sweeper(), [](std::exception_ptr e) {
         if (!e)
             return;
@@ -112,6 +143,60 @@ net::awaitable<bool> bot_service::forget(conversation_ref ref) {
     co_return existed;
 }
 
+net::awaitable<void> bot_service::checkin_loop(bot_service* self) {
+    auto& im = *self->impl_;
+    for (;;) {
+        im.checkin_timer.expires_after(im.checkin_every);
+        co_await im.checkin_timer.async_wait(net::use_awaitable);
+        try {
+            co_await self->send_due_checkins(unix_now());
+        } catch (const std::exception& e) {
+            log::error("checkins_failed", {{"error", e.what()}});
+        }
+    }
+}
+
+void bot_service::set_proactive_sink(const std::string& channel,
+                                     std::shared_ptr<proactive_sink> sink) {
+    std::lock_guard lock(impl_->sinks_mu);
+    impl_->sinks[channel] = std::move(sink);
+}
+
+net::awaitable<std::size_t> bot_service::send_due_checkins(std::int64_t now) {
+    if (!impl_->checkins)
+        co_return 0;
+    std::size_t delivered = 0;
+    for (auto& e : impl_->checkins->take_due(now, 100)) {
+        std::shared_ptr<proactive_sink> sink;
+        {
+            std::lock_guard lock(impl_->sinks_mu);
+            if (auto it = impl_->sinks.find(e.ref.channel); it != impl_->sinks.end())
+                sink = it->second;
+        }
+        auto id = log::log_id(e.ref.channel, e.ref.conversation_id);
+        if (!sink) {
+            // The channel cannot reach the user right now: try again later, a few times.
+            if (++e.attempts < 4) {
+                e.due_at = now + 600;
+                impl_->checkins->schedule(e);
+            } else {
+                log::warn("checkin_dropped", {{"conversation", id}, {"channel", e.ref.channel}});
+            }
+            continue;
+        }
+        auto& strand = impl_->strand_for(e.key);
+        auto r = co_await net::co_spawn(strand, run_checkin(&impl_->processor, e, now),
+                                        net::use_awaitable);
+        if (!r)
+            continue; // withdrawn, forgotten or expired: at most once, never after a stop
+        bool ok = co_await sink->deliver(e.ref, std::move(r->reply));
+        delivered += ok;
+        log::info(ok ? "checkin_sent" : "checkin_undelivered",
+                  {{"conversation", id}, {"channel", e.ref.channel}});
+    }
+    co_return delivered;
+}
+
 void bot_service::set_content(std::shared_ptr<const content> c) {
     impl_->processor.set_content(std::move(c));
 }
@@ -123,7 +208,10 @@ std::size_t bot_service::sweep_expired() {
 void bot_service::stop() {
     if (impl_->stopped.exchange(true))
         return;
-    net::post(impl_->pool, [this] { impl_->sweep_timer.cancel(); });
+    net::post(impl_->pool, [this] {
+        impl_->sweep_timer.cancel();
+        impl_->checkin_timer.cancel();
+    });
     impl_->pool.join();
 }
 

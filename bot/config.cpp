@@ -68,6 +68,12 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         cc.fallbacks_before_menu = static_cast<int>(
             s.integer_or("fallbacks_before_menu", cc.fallbacks_before_menu, 1, 10));
         cc.switch_confidence = s.number_or("switch_confidence", cc.switch_confidence, 0.0, 1.0);
+        cc.quiet_start_hour =
+            static_cast<int>(s.integer_or("quiet_start_hour", cc.quiet_start_hour, 0, 23));
+        cc.quiet_end_hour =
+            static_cast<int>(s.integer_or("quiet_end_hour", cc.quiet_end_hour, 0, 23));
+        cc.utc_offset_minutes = static_cast<int>(
+            s.integer_or("utc_offset_minutes", cc.utc_offset_minutes, -14 * 60, 14 * 60));
         cc.records_retention_seconds = s.integer_or(
             "records_retention_seconds", cc.records_retention_seconds, 0, 365LL * 24 * 3600);
         s.finish();
@@ -78,6 +84,8 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         c.core.strands = static_cast<int>(s.integer_or("strands", c.core.strands, 1, 65536));
         c.core.sweep_interval_seconds =
             s.integer_or("sweep_interval_seconds", c.core.sweep_interval_seconds, 1, 86400);
+        c.core.checkin_poll_seconds =
+            s.integer_or("checkin_poll_seconds", c.core.checkin_poll_seconds, 1, 3600);
         s.finish();
     }
     if (const auto* v = r.get("log")) {

@@ -36,12 +36,16 @@ struct conversation_config {
     int fallbacks_before_menu = 2;           // consecutive not-understood turns before the menu
     double switch_confidence = 0.6;          // min confidence to offer a topic switch mid-dialog
     std::int64_t records_retention_seconds = 30LL * 24 * 3600; // self-ratings the user recorded
+    int quiet_start_hour = 21;  // check-ins are never sent from this hour...
+    int quiet_end_hour = 9;     // ...until this one (local time; equal = no quiet hours)
+    int utc_offset_minutes = 0; // local time of the deployment's users
 };
 
 struct core_config {
     int threads = 2;  // worker threads running turns
     int strands = 64; // conversations are hashed over this many serial queues
     std::int64_t sweep_interval_seconds = 60; // how often expired conversations are deleted
+    std::int64_t checkin_poll_seconds = 30;   // how often due check-ins are looked for
 };
 
 struct log_config {

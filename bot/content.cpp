@@ -432,6 +432,17 @@ struct dialog_checker {
                 diags.add(d.file, p + "/branch", "node.no_way_out",
                           "the last branch needs no \"if\" (the default), or the dialog can "
                           "get stuck");
+            if (n.checkin && !n.checkin->cancel) {
+                dialog_target(n.checkin->dialog, p + "/checkin/dialog");
+                if (!n.checkin->after_slot.empty()) {
+                    auto it = d.slots.find(n.checkin->after_slot);
+                    if (it == d.slots.end() || it->second.type != "number")
+                        diags.add(d.file, p + "/checkin/after_slot", "slot.undeclared",
+                                  "after_slot must name a number slot of this dialog");
+                    else
+                        read_slot(n.checkin->after_slot, p + "/checkin/after_slot");
+                }
+            }
             target(n.next, p + "/next");
             target(n.fallback, p + "/fallback");
             dialog_target(n.start, p + "/start");

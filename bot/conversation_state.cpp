@@ -37,7 +37,9 @@ nlohmann::json to_json(const conversation_state& s) {
             {"last_topic", s.last_topic},
             {"last_variant", s.last_variant},
             {"records", records_json(s)},
-            {"keep_until", s.keep_until}};
+            {"keep_until", s.keep_until},
+            {"checkin_dialog", s.checkin_dialog},
+            {"checkin_due", s.checkin_due}};
 }
 
 conversation_state state_from_json(const nlohmann::json& j) {
@@ -67,6 +69,8 @@ conversation_state state_from_json(const nlohmann::json& j) {
         s.last_topic = j.value("last_topic", "");
         s.last_variant = j.at("last_variant").get<std::map<std::string, int>>();
         s.keep_until = j.value("keep_until", std::int64_t{0});
+        s.checkin_dialog = j.value("checkin_dialog", "");
+        s.checkin_due = j.value("checkin_due", std::int64_t{0});
         if (auto it = j.find("records"); it != j.end())
             for (const auto& [series, list] : it->items())
                 for (const auto& e : list)

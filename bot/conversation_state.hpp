@@ -43,6 +43,8 @@ struct conversation_state {
     };
     std::map<std::string, std::vector<record_entry>> records;
     std::int64_t keep_until = 0; // unix seconds; 0 = only the idle expiry applies
+    std::string checkin_dialog;  // a check-in the user asked for ("" = none)
+    std::int64_t checkin_due = 0;
 
     bool idle() const { return stack.empty(); }
 };

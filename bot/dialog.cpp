@@ -224,6 +224,20 @@ node_def read_node(const std::string& id, const nlohmann::json& v, const std::st
     n.start = r.string_or("start", "");
     n.fallback = r.string_or("fallback", "");
     n.record = r.string_or("record", "");
+    if (const auto* ck = r.get("checkin")) {
+        json_reader cr(*ck, file, r.path("checkin"), diags);
+        checkin_def c;
+        c.cancel = cr.boolean_or("cancel", false);
+        c.dialog = cr.string_or("dialog", "");
+        c.after_hours = static_cast<int>(cr.integer_or("after_hours", 0, 0, 24 * 90));
+        c.after_slot = cr.string_or("after_slot", "");
+        if (!c.cancel && (c.dialog.empty() || (c.after_hours == 0) == c.after_slot.empty()))
+            cr.error("", "checkin.bad",
+                     "a check-in names the \"dialog\" to start and either \"after_hours\" or "
+                     "\"after_slot\" (or is {\"cancel\": true})");
+        cr.finish();
+        n.checkin = c;
+    }
     if (!n.record.empty() && !std::regex_match(n.record, ident_rule()))
         r.error("record", "node.bad_record", "a series name is snake_case");
     n.end = r.boolean_or("end", false);

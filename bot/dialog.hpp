@@ -41,6 +41,13 @@ struct branch_def {
     std::string next;
 };
 
+struct checkin_def {
+    std::string dialog;     // started when the check-in is due
+    int after_hours = 0;    // a fixed delay...
+    std::string after_slot; // ...or the hours in a number slot the user chose
+    bool cancel = false;    // or: withdraw the pending check-in
+};
+
 struct capture_def {
     std::string slot;
     std::string next;
@@ -60,6 +67,7 @@ struct node_def {
     std::string start;
     std::string fallback;
     std::string record; // append this dialog's number slots to the named series on entering
+    std::optional<checkin_def> checkin; // schedule (or cancel) a check-in on entering
     bool end = false;
 
     bool waits() const { return !options.empty() || capture || !expect.empty(); }

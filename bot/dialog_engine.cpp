@@ -1,5 +1,6 @@
 #include "bot/dialog_engine.hpp"
 
+#include "bot/checkins.hpp"
 #include "bot/normalizer.hpp"
 #include "bot/reflection.hpp"
 
@@ -102,6 +103,13 @@ class engine {
                 start_named("menu");
                 return;
             }
+        }
+        if (!in_.start_dialog.empty()) {
+            // A check-in the user asked for: it opens its dialog, whatever was left open.
+            s_.stack.clear();
+            s_.pending_switch.clear();
+            start_named(in_.start_dialog);
+            return;
         }
         if (in_.command == "why" || in_.command == "export") {
             explain(in_.command);
@@ -394,6 +402,15 @@ class engine {
         return f.dialog + "/" + node + "/" + part;
     }
 
+    static std::string utc_time(std::int64_t at) {
+        std::time_t t = static_cast<std::time_t>(at);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        char buf[40];
+        std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
+        return buf;
+    }
+
     std::string describe_intent(const std::string& id, const std::string& topic) const {
         if (id.empty())
             return "nothing yet";
@@ -429,6 +446,11 @@ class engine {
         kept += "- Helplines shown for: " + (r ? r->name : region()) + "\n";
         if (!s_.safety_mode.empty())
             kept += "- A safety concern came up, so closeness exercises are set aside.\n";
+        for (const auto& [series, list] : s_.records)
+            kept += "- Check-ins you kept (" + series + "): " + std::to_string(list.size()) + "\n";
+        if (!s_.checkin_dialog.empty())
+            kept += "- A check-in you asked for, due " + utc_time(s_.checkin_due) +
+                    " (type \"stop check-ins\" to cancel)\n";
         kept += "- Messages so far: " + std::to_string(s_.turns) + " (their text is not kept)";
         extra["$remembered"] = kept;
         auto j = to_json(s_);
@@ -439,18 +461,33 @@ class engine {
         if (until > 0)
             until = std::max(until, s_.keep_until);
         if (until > 0) {
-            std::time_t t = static_cast<std::time_t>(until);
-            std::tm tm{};
-            gmtime_r(&t, &tm);
-            char buf[40];
-            std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", &tm);
-            extra["$expires"] = std::string(buf) + ", unless we talk again";
+            extra["$expires"] = utc_time(until) + ", unless we talk again";
         } else {
             extra["$expires"] = "you delete it";
         }
         system_say(what, extra);
         if (!s_.stack.empty())
             reask();
+    }
+
+    void schedule(const checkin_def& ck, const dialog_frame& f) {
+        if (ck.cancel) {
+            s_.checkin_dialog.clear();
+            s_.checkin_due = 0;
+            return;
+        }
+        std::int64_t hours = ck.after_hours;
+        if (!ck.after_slot.empty()) {
+            try {
+                hours = std::stoll(slot_value(ck.after_slot, f));
+            } catch (...) {
+                return; // no usable number: nothing is scheduled
+            }
+        }
+        hours = std::clamp<std::int64_t>(hours, 1, 24 * 90);
+        s_.checkin_dialog = ck.dialog;
+        s_.checkin_due = outside_quiet_hours(in_.now + hours * 3600, cfg_.quiet_start_hour,
+                                             cfg_.quiet_end_hour, cfg_.utc_offset_minutes);
     }
 
     // Keeps the dialog's number slots as one entry of a series the user can look back on.
@@ -555,6 +592,8 @@ class engine {
             apply_set(n->set, f);
             if (!n->record.empty())
                 record(n->record, *d, f);
+            if (n->checkin)
+                schedule(*n->checkin, f);
             for (std::size_t i = 0; i < n->say.size(); ++i)
                 say(render(pick(n->say[i], line_key(f, n->id, std::to_string(i))), &f));
             if (!n->branch.empty()) {

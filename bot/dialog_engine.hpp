@@ -17,6 +17,7 @@ struct turn_input {
     std::int64_t now = 0;            // unix seconds
     std::string command;             // "why" or "export" (a /why or /export message), or empty
     std::int64_t expiry_seconds = 0; // idle expiry, for telling the user how long state is kept
+    std::string start_dialog;        // a due check-in: start this dialog (no user message)
 };
 
 // Recognises channel commands ("/start", "/help", "/restart", "/forget", "/why",

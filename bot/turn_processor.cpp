@@ -1,5 +1,6 @@
 #include "bot/turn_processor.hpp"
 
+#include "bot/checkins.hpp"
 #include "bot/content.hpp"
 #include "bot/conversation_store.hpp"
 #include "bot/dialog_engine.hpp"
@@ -12,8 +13,9 @@ namespace tandem::bot {
 
 turn_processor::turn_processor(std::shared_ptr<const content> c,
                                std::shared_ptr<conversation_store> store, conversation_config cfg,
-                               bool log_text)
-    : content_(std::move(c)), store_(std::move(store)), cfg_(std::move(cfg)), log_text_(log_text) {}
+                               bool log_text, std::shared_ptr<checkin_store> checkins)
+    : content_(std::move(c)), store_(std::move(store)), cfg_(std::move(cfg)), log_text_(log_text),
+      checkins_(std::move(checkins)) {}
 
 std::string turn_processor::key(const std::string& channel, const std::string& id) {
     return channel + ":" + id;
@@ -151,7 +153,22 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                     }
             }
         }
+        std::string had_checkin = state.checkin_dialog;
+        std::int64_t had_due = state.checkin_due;
         auto out = step(*lc, cfg_, std::move(state), in);
+        if (checkins_) {
+            if (out.forget || out.state.checkin_dialog.empty()) {
+                if (!had_checkin.empty() || out.forget)
+                    checkins_->cancel(k);
+            } else if (out.state.checkin_dialog != had_checkin ||
+                       out.state.checkin_due != had_due) {
+                checkins_->schedule({k,
+                                     {msg.channel, msg.conversation_id, msg.user_id},
+                                     out.state.checkin_dialog,
+                                     out.state.checkin_due,
+                                     0});
+            }
+        }
         if (out.forget)
             store_->erase(k);
         else
@@ -194,7 +211,43 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
 }
 
 bool turn_processor::forget(const std::string& channel, const std::string& id) {
+    if (checkins_)
+        checkins_->cancel(key(channel, id));
     return store_->erase(key(channel, id));
+}
+
+std::optional<turn_result> turn_processor::run_checkin(const checkin_entry& e, std::int64_t now) {
+    auto c = current_content();
+    auto stored = store_->load(e.key);
+    if (!stored)
+        return std::nullopt; // forgotten or expired
+    conversation_state state;
+    try {
+        state = state_from_json(nlohmann::json::parse(*stored));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+    if (state.checkin_dialog != e.dialog)
+        return std::nullopt; // withdrawn or replaced
+    state.checkin_dialog.clear();
+    state.checkin_due = 0;
+    const content& lc = c->for_locale(state.locale);
+    if (!lc.dialog(e.dialog))
+        return std::nullopt;
+    turn_input in;
+    in.now = now;
+    in.start_dialog = e.dialog;
+    auto out = step(lc, cfg_, std::move(state), in);
+    store_->save(e.key, to_json(out.state).dump(),
+                 std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds));
+    turn_result r;
+    r.reply = std::move(out.reply);
+    r.intent = "checkin";
+    if (!out.state.stack.empty()) {
+        r.dialog = out.state.stack.back().dialog;
+        r.node = out.state.stack.back().node;
+    }
+    return r;
 }
 
 std::size_t turn_processor::sweep(std::int64_t now) {

@@ -9,24 +9,31 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace tandem::bot {
 
 class content;
 class conversation_store;
+class checkin_store;
+struct checkin_entry;
 
 class turn_processor {
   public:
     // log_text: include the user's text in the debug "turn" log line (local debugging only;
     // config log.message_text, off by default).
+    // checkins may be null: check-ins are then kept in the state but never sent.
     turn_processor(std::shared_ptr<const content> content,
                    std::shared_ptr<conversation_store> store, conversation_config cfg,
-                   bool log_text = false);
+                   bool log_text = false, std::shared_ptr<checkin_store> checkins = nullptr);
 
     // Never throws: a failed turn (store error, corrupt state, bug) returns error = true,
     // a kind apology, and leaves the stored state as it was.
     turn_result run(const inbound_message& msg, std::int64_t now);
+    // Opens a due check-in: starts its dialog in the conversation (at most once per opt-in)
+    // and returns the message to send, or nothing when the user withdrew or forgot.
+    std::optional<turn_result> run_checkin(const checkin_entry& e, std::int64_t now);
     // Deletes the conversation's state. Throws store_error on I/O failure.
     bool forget(const std::string& channel, const std::string& conversation_id);
     // Deletes idle conversations; returns how many.
@@ -46,6 +53,7 @@ class turn_processor {
     std::shared_ptr<conversation_store> store_;
     conversation_config cfg_;
     bool log_text_ = false;
+    std::shared_ptr<checkin_store> checkins_;
 };
 
 } // namespace tandem::bot

@@ -1,6 +1,7 @@
 #include "../support/test_support.hpp"
 
 #include "bot/bot_service.hpp"
+#include "bot/checkins.hpp"
 #include "bot/conversation_store.hpp"
 #include "bot/turn_processor.hpp"
 
@@ -145,4 +146,90 @@ TEST_CASE("turn processor: kept self-ratings outlive the idle expiry, within the
     CHECK(say("my trend", 1500).find("HAVE:") != std::string::npos);
     // Past the retention nothing is left.
     CHECK(say("my trend", 5000).find("NO TREND YET.") != std::string::npos);
+}
+
+namespace {
+class recording_sink : public bot::proactive_sink {
+  public:
+    std::vector<std::pair<bot::conversation_ref, bot::outbound_message>> sent;
+    net::awaitable<bool> deliver(bot::conversation_ref ref, bot::outbound_message m) override {
+        sent.emplace_back(std::move(ref), std::move(m));
+        co_return true;
+    }
+};
+
+template <class T> T await(net::awaitable<T> a) {
+    net::io_context ioc;
+    auto f = net::co_spawn(ioc, std::move(a), net::use_future);
+    ioc.run();
+    return f.get();
+}
+} // namespace
+
+TEST_CASE("check-ins: quiet hours move a due time to the morning", "[checkins]") {
+    const std::int64_t day = 86400;
+    std::int64_t base = 20000 * day; // midnight UTC
+    CHECK(bot::outside_quiet_hours(base + 12 * 3600, 21, 9, 0) == base + 12 * 3600);
+    CHECK(bot::outside_quiet_hours(base + 23 * 3600, 21, 9, 0) == base + day + 9 * 3600);
+    CHECK(bot::outside_quiet_hours(base + 3 * 3600, 21, 9, 0) == base + 9 * 3600);
+    // UTC+2: 22:00 UTC is midnight local, quiet until 09:00 local = 07:00 UTC.
+    CHECK(bot::outside_quiet_hours(base + 22 * 3600, 21, 9, 120) == base + day + 7 * 3600);
+    CHECK(bot::outside_quiet_hours(base + 23 * 3600, 9, 9, 0) == base + 23 * 3600);
+}
+
+TEST_CASE("check-ins: only after a yes, once, through the channel, never after a stop",
+          "[checkins][service]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    test::temp_dir tmp;
+    auto db = (tmp.path() / "checkins.sqlite").string();
+    auto checkins = bot::make_sqlite_checkin_store(db);
+    bot::config cfg;
+    bot::bot_service svc(c, store, cfg, checkins);
+    auto say = [&](const std::string& conv, const std::string& text, std::int64_t at) {
+        auto m = msg(conv, text);
+        m.timestamp = at;
+        return await(svc.handle(m));
+    };
+    auto press = [&](const std::string& conv, const std::string& id, std::int64_t at) {
+        auto m = msg(conv, "");
+        m.option_id = id;
+        m.timestamp = at;
+        return await(svc.handle(m));
+    };
+    const std::int64_t noon = 20000LL * 86400 + 12 * 3600;
+    say("a", "later please", noon);
+    CHECK(checkins->size() == 0); // offered, not yet agreed
+    press("a", "tomorrow", noon + 5);
+    REQUIRE(checkins->size() == 1);
+    CHECK(await(svc.send_due_checkins(noon + 3600)) == 0); // not due yet
+
+    // Survives a restart: a new store on the same file still has it.
+    CHECK(bot::make_sqlite_checkin_store(db)->size() == 1);
+
+    const std::int64_t due = noon + 5 + 24 * 3600;
+    // No way to reach the channel yet: kept for a later try.
+    CHECK(await(svc.send_due_checkins(due)) == 0);
+    CHECK(checkins->size() == 1);
+    auto sink = std::make_shared<recording_sink>();
+    svc.set_proactive_sink("test", sink);
+    CHECK(await(svc.send_due_checkins(due + 601)) == 1);
+    REQUIRE(sink->sent.size() == 1);
+    CHECK(sink->sent[0].first.conversation_id == "a");
+    CHECK(sink->sent[0].second.texts.back() == "CHECKIN: how did it go?");
+    CHECK(sink->sent[0].second.options.size() == 1);
+    CHECK(await(svc.send_due_checkins(due + 99999)) == 0); // at most once
+    CHECK(press("a", "fine", due + 700).reply.end);
+
+    // Stop withdraws it; forget me withdraws it too.
+    say("b", "later please", noon);
+    press("b", "tomorrow", noon + 1);
+    say("c", "later please", noon);
+    press("c", "tomorrow", noon + 1);
+    CHECK(checkins->size() == 2);
+    say("b", "stop checkins", noon + 2);
+    say("c", "forget me", noon + 2);
+    CHECK(checkins->size() == 0);
+    CHECK(await(svc.send_due_checkins(due + 99999)) == 0);
+    CHECK(sink->sent.size() == 1);
 }
