@@ -286,15 +286,17 @@ class engine {
             return trend(field.substr(7));
         if (!f)
             return "";
-        bool refl = false;
+        std::string filters;
         if (auto bar = field.find('|'); bar != std::string::npos) {
-            refl = field.substr(bar + 1) == "reflect";
+            filters = field.substr(bar + 1);
             field = field.substr(0, bar);
         }
         auto it = f->slots.find(field);
         if (it == f->slots.end())
             return "";
-        return refl ? reflect(it->second) : trim_fragment(it->second);
+        std::string value = trim_fragment(it->second);
+        apply_filters(value, filters); // validated at load time
+        return value;
     }
 
     void say(std::string text) {
