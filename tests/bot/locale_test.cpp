@@ -4,6 +4,7 @@
 #include "../support/test_support.hpp"
 
 #include "bot/conversation_store.hpp"
+#include "bot/normalizer.hpp"
 #include "bot/turn_processor.hpp"
 
 #include <catch2/catch.hpp>
@@ -341,4 +342,20 @@ TEST_CASE("languages: asking for another language switches mid-dialog, even at a
     r = conv.say("in English please");
     CHECK(r.node == "space_q");
     CHECK(contains(all_text(r), "english"));
+}
+
+TEST_CASE("languages: helpline lines render in the conversation's language",
+          "[locale][shipped][safety]") {
+    auto c = test::load_ok(test::shipped_paths());
+    const auto& es = c->for_locale("es");
+    CHECK(contains(c->resources().render("suicide_crisis", "US"), "call 988"));
+    CHECK(contains(es.resources().render("suicide_crisis", "US"), "llama al 988"));
+    CHECK(contains(es.resources().render("emergency", "INTL"), "número de emergencias"));
+    CHECK(es.resources().emergency("US") == "911"); // numbers stay as they are
+    CHECK(es.resources().region("GB")->name == "Reino Unido");
+    CHECK(c->resources().region("GB")->name == "United Kingdom");
+    CHECK(c->resources().region_for("estoy en españa") == "EU");
+    auto r = es.matcher().classify("vivo en estados unidos");
+    REQUIRE(r.intent == "set_region");
+    CHECK(c->resources().region_for(bot::normalize(r.captures.at("region"))) == "US");
 }
