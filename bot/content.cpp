@@ -203,7 +203,7 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
     for (auto& [code, src] : pack_sources) {
         // The default files' problems were reported once already; report only new ones.
         diagnostics pack_diags;
-        auto p = build(std::move(src), res, code, fp, pack_diags);
+        auto p = build(std::move(src), res.localized(code), code, fp, pack_diags);
         std::set<std::string> seen;
         for (const auto& d : diags.items())
             seen.insert(d.file + d.pointer + d.code + d.message);

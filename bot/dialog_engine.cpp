@@ -164,9 +164,11 @@ class engine {
                 start(*d, false, &cls);
             return;
         }
-        if (cls.topic == "help" && (cls.intent == "help" || !capturing())) {
+        if (cls.topic == "help" &&
+            (cls.intent == "help" || cls.captures.count("language") || !capturing())) {
             // At a free-text question the answer is the user's words ("you never help"
-            // quoted from a fight); only a plain call for help interrupts it.
+            // quoted from a fight); only a plain call for help, or for another language,
+            // interrupts it.
             const auto* d = c_.dialog_for(cls.intent, cls.topic);
             s_.pending_switch.clear();
             if (d && (s_.stack.empty() || s_.stack.back().dialog != d->id)) {

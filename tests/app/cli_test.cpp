@@ -227,6 +227,48 @@ TEST_CASE("cli: eval reports accuracy and enforces thresholds", "[cli]") {
     CHECK(bad.out.find("\"sadness\" is not a core topic") != std::string::npos);
 }
 
+TEST_CASE("cli: classify, eval and chat take --language for a locale pack", "[cli][locale]") {
+    test::temp_dir tmp;
+    std::ofstream(tmp.path() / "in.txt") << "hola\nme siento agobiada\n";
+    auto in = q((tmp.path() / "in.txt").string());
+    auto en = json_lines(
+        sh(test::tandem_bin() + " classify --config " + q(fixture_config()) + " < " + in).out);
+    auto es = json_lines(sh(test::tandem_bin() + " classify --language es --config " +
+                            q(fixture_config()) + " < " + in)
+                             .out);
+    REQUIRE(en.size() == 2);
+    REQUIRE(es.size() == 2);
+    CHECK(en[0]["intent"] == "fallback");
+    CHECK(es[0]["intent"] == "greeting");
+    CHECK(es[1]["topic"] == "feeling_smothered");
+
+    auto f = tmp.path() / "es.jsonl";
+    std::ofstream(f) << R"({"text": "hola", "intent": "greeting"})"
+                        "\n"
+                     << R"({"text": "necesito mi espacio", "intent": "feeling_smothered"})"
+                        "\n";
+    auto r = sh(test::tandem_bin() + " eval " + q(f.string()) + " --language es --min-accuracy 1" +
+                " --config " + q(fixture_config()));
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("(language: es)") != std::string::npos);
+    auto plain = sh(test::tandem_bin() + " eval " + q(f.string()) + " --min-accuracy 1" +
+                    " --config " + q(fixture_config()));
+    CHECK(plain.status == 1);
+    auto unknown = sh(test::tandem_bin() + " eval " + q(f.string()) + " --language fr" +
+                      " --config " + q(fixture_config()));
+    CHECK(unknown.status == 2);
+    CHECK(unknown.out.find("no language \"fr\"") != std::string::npos);
+
+    auto rec = tmp.path() / "rec.txt";
+    auto out = chat(fixture_config(), "hi\n", "--language es --record " + q(rec.string()));
+    CHECK(out.find("HOLA.") != std::string::npos);
+    std::ifstream rf(rec);
+    std::stringstream ss;
+    ss << rf.rdbuf();
+    CHECK(ss.str().find("@language es\n") != std::string::npos);
+}
+
 TEST_CASE("cli: graph writes Graphviz DOT for a dialog", "[cli]") {
     auto r = sh(test::tandem_bin() + " graph smothered --config " + q(fixture_config()));
     INFO(r.out);
