@@ -52,10 +52,10 @@ struct bot_service::impl {
           processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text, ck),
           sweep_every(
               std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
-          sweep_timer(pool), checkins(std::move(ck)),
-          checkin_every(
-              std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.checkin_poll_seconds))),
-          checkin_timer(pool) {
+          timers(net::make_strand(pool.get_executor())), sweep_timer(timers),
+          checkins(std::move(ck)), checkin_every(std::chrono::seconds(
+                                       std::max<std::int64_t>(1, cfg.core.checkin_poll_seconds))),
+          checkin_timer(timers) {
         int n = std::max(1, cfg.core.strands);
         for (int i = 0; i < n; ++i)
             strands.push_back(net::make_strand(pool.get_executor()));
@@ -67,6 +67,8 @@ struct bot_service::impl {
 
     net::awaitable<void> sweeper() {
         for (;;) {
+            if (stopped)
+                co_return;
             sweep_timer.expires_after(sweep_every);
             co_await sweep_timer.async_wait(net::use_awaitable);
             std::size_t n = 0;
@@ -81,6 +83,9 @@ struct bot_service::impl {
     }
 
     net::thread_pool pool;
+    // The sweeper and the check-in loop run here, and stop() cancels their timers here, so
+    // a stop can never slip in between a loop's check of `stopped` and its wait.
+    net::strand<net::thread_pool::executor_type> timers;
     turn_processor processor;
     std::chrono::seconds sweep_every;
     net::steady_timer sweep_timer;
@@ -97,7 +102,7 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
                          const config& cfg, std::shared_ptr<checkin_store> checkins)
     : impl_(std::make_unique<impl>(std::move(c), std::move(s), cfg, std::move(checkins))) {
     if (impl_->checkins)
-        net::co_spawn(impl_->pool, checkin_loop(this), [](std::exception_ptr e) {
+        net::co_spawn(impl_->timers, checkin_loop(this), [](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -109,7 +114,7 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
                 log::error("checkins_stopped", {{"error", ex.what()}});
             }
         });
-    net::co_spawn(impl_->pool, impl_->sweeper(), [](std::exception_ptr e) {
+    net::co_spawn(impl_->timers, impl_->sweeper(), [](std::exception_ptr e) {
         if (!e)
             return;
         try {
@@ -146,6 +151,8 @@ net::awaitable<bool> bot_service::forget(conversation_ref ref) {
 net::awaitable<void> bot_service::checkin_loop(bot_service* self) {
     auto& im = *self->impl_;
     for (;;) {
+        if (im.stopped)
+            co_return;
         im.checkin_timer.expires_after(im.checkin_every);
         co_await im.checkin_timer.async_wait(net::use_awaitable);
         try {
@@ -208,7 +215,7 @@ std::size_t bot_service::sweep_expired() {
 void bot_service::stop() {
     if (impl_->stopped.exchange(true))
         return;
-    net::post(impl_->pool, [this] {
+    net::post(impl_->timers, [this] {
         impl_->sweep_timer.cancel();
         impl_->checkin_timer.cancel();
     });
