@@ -3,6 +3,7 @@
 #include "bot/json_reader.hpp"
 
 #include <cctype>
+#include <filesystem>
 
 namespace tandem::adapters::widget {
 
@@ -110,8 +111,15 @@ widget_config parse_widget_config(const bot::config& cfg, const std::string& fil
     out.poll_timeout = std::chrono::seconds(
         r.integer_or("poll_timeout_seconds", out.poll_timeout.count(), 1, 300));
     out.assets_dir = r.string_or("assets_dir", out.assets_dir);
-    if (!out.assets_dir.empty())
+    if (!out.assets_dir.empty()) {
         out.assets_dir = cfg.resolve(out.assets_dir);
+        std::error_code ec;
+        if (!std::filesystem::exists(std::filesystem::path(out.assets_dir) / "widget.js", ec))
+            r.error("assets_dir", "widget.assets_dir",
+                    "\"" + out.assets_dir +
+                        "\" has no widget.js; point it at a copy of adapters/widget/web or "
+                        "remove it to serve the built-in files");
+    }
     if (out.max_text_chars * 4 + 512 > out.max_frame_bytes)
         r.error("max_text_chars", "widget.limits",
                 "max_text_chars (" + std::to_string(out.max_text_chars) +

@@ -851,10 +851,22 @@ textarea::placeholder { color: var(--muted); opacity: 1; }
     retryBtn.hidden = !showRetry;
   }
 
+  function httpReachable() {
+    return fetch(new URL('widget/api', baseUrl).href, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"type":"ping"}',
+      credentials: 'omit',
+      cache: 'no-store',
+    }).then(
+      (r) => r.ok,
+      () => false,
+    );
+  }
+
   function pickTransport() {
     if (transportPref === 'http') return httpTransport();
-    if (transportPref === 'websocket' || !('WebSocket' in window)) return socketTransport();
-    // A WebSocket that never opens twice in a row looks blocked: use plain HTTP.
+    if (transportPref === 'websocket') return socketTransport();
     if (conn.wsFailures >= 2 || !('WebSocket' in window)) return httpTransport();
     return socketTransport();
   }
@@ -885,7 +897,16 @@ textarea::placeholder { color: var(--muted); opacity: 1; }
         conn.transport = null;
         starting = false;
         showTyping(false);
-        if (!wasOpen && t.kind === 'websocket') conn.wsFailures++;
+        if (!wasOpen && t.kind === 'websocket' && transportPref === 'auto') {
+          // Blocked, or is the server just away? Only a server that answers plain HTTP
+          // while its WebSocket never opens counts as blocked.
+          httpReachable().then((ok) => {
+            conn.wsFailures = ok ? conn.wsFailures + 1 : 0;
+            if (conn.wsFailures >= 2) conn.attempt = 0;
+            scheduleReconnect();
+          });
+          return;
+        }
         scheduleReconnect();
       },
     );

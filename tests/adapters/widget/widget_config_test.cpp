@@ -1,3 +1,5 @@
+#include "../../support/test_support.hpp"
+
 #include "adapters/widget/widget_config.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,7 +10,7 @@ using namespace tandem::adapters::widget;
 namespace {
 widget_config parse(const std::string& json, bot::diagnostics& d) {
     bot::config cfg;
-    cfg.root = "/srv/tandem";
+    cfg.root = test::source_dir().string();
     cfg.sections["widget"] = nlohmann::json::parse(json);
     return parse_widget_config(cfg, "config/tandem.json", d);
 }
@@ -27,20 +29,21 @@ TEST_CASE("widget config: defaults when the section is absent", "[widget][config
 TEST_CASE("widget config: origins are normalised", "[widget][config]") {
     bot::diagnostics d;
     auto w = parse(R"({"allowed_origins":["https://Blog.Example.org/","http://localhost:8081",
-                       "https://example.org:443","*"],"assets_dir":"web"})",
+                       "https://example.org:443","*"],"assets_dir":"adapters/widget/web"})",
                    d);
     INFO(d.to_string());
     CHECK(d.empty());
     CHECK(w.allowed_origins == std::vector<std::string>{"https://blog.example.org",
                                                         "http://localhost:8081",
                                                         "https://example.org", "*"});
-    CHECK(w.assets_dir == "/srv/tandem/web");
+    CHECK(w.assets_dir == (test::source_dir() / "adapters/widget/web").string());
 }
 
 TEST_CASE("widget config: every problem is reported with its JSON path", "[widget][config]") {
     bot::diagnostics d;
     parse(R"({"allowed_origins":["example.org","https://ok.org","https://x.org/path"],
-              "history_limit":"lots","max_frame_bytes":10,"colour":"red","enabled":1})",
+              "history_limit":"lots","max_frame_bytes":10,"colour":"red","enabled":1,
+              "assets_dir":"no/such/folder"})",
           d);
     auto text = d.to_string();
     INFO(text);
@@ -52,6 +55,7 @@ TEST_CASE("widget config: every problem is reported with its JSON path", "[widge
     CHECK(text.find("/widget/max_frame_bytes") != std::string::npos);
     CHECK(text.find("/widget/colour: schema.unknown_key") != std::string::npos);
     CHECK(text.find("/widget/enabled") != std::string::npos);
+    CHECK(text.find("/widget/assets_dir: widget.assets_dir") != std::string::npos);
 }
 
 TEST_CASE("widget config: normalize_origin", "[widget][config]") {
