@@ -11,7 +11,13 @@ const EVIL = 'https://evil.example';
 const FRIEND = 'https://friend.example';
 
 before(async () => {
-  tandem = await startTandem({ allowed_origins: [FRIEND], max_frame_bytes: 4096, max_text_chars: 500, poll_timeout_seconds: 1 });
+  tandem = await startTandem({
+    allowed_origins: [FRIEND],
+    max_frame_bytes: 4096,
+    max_text_chars: 500,
+    poll_timeout_seconds: 1,
+    socket_idle_timeout_seconds: 2,
+  });
 });
 after(async () => {
   if (tandem) await tandem.stop();
@@ -90,6 +96,25 @@ test('socket: an oversized frame closes with 1009, a binary one with 1003', asyn
   ok.send('{"type":"ping"}');
   assert.deepEqual(await ok.json(), { type: 'pong' });
   ok.close();
+});
+
+test('socket: a silent peer is pinged at half the idle timeout and dropped after it', async () => {
+  const answering = await rawWebSocket(tandem.port, { origin: FRIEND });
+  const silent = await rawWebSocket(tandem.port, { origin: FRIEND, autoPong: false });
+  const t0 = Date.now();
+  const ping = await silent.next(3000);
+  assert.equal(ping.opcode, 0x9, 'a ping');
+  assert.ok(Date.now() - t0 >= 800 && Date.now() - t0 < 2000, `pinged after ${Date.now() - t0} ms`);
+  const end = await silent.next(4000);
+  assert.equal(end, null, 'closed');
+  assert.ok(Date.now() - t0 < 3500, `dropped after ${Date.now() - t0} ms`);
+  // A peer that answers pings stays.
+  answering.send('{"type":"ping"}');
+  let f = await answering.next(3000);
+  while (f && f.opcode === 0x9) f = await answering.next(3000);
+  assert.equal(f.opcode, 0x1);
+  assert.deepEqual(JSON.parse(f.payload.toString()), { type: 'pong' });
+  answering.close();
 });
 
 test('HTTP: bad origin 403 without CORS; an allowed one gets CORS and a preflight', async () => {

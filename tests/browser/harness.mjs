@@ -126,6 +126,7 @@ export async function startSite(pages) {
 // ---- a TCP proxy that can cut the network ----------------------------------------------
 
 export async function startProxy(targetPort) {
+  let target = targetPort;
   const pairs = new Set();
   let refusing = false;
   let blockWebSockets = false;
@@ -135,7 +136,7 @@ export async function startProxy(targetPort) {
       client.destroy();
       return;
     }
-    const upstream = net.connect(targetPort, '127.0.0.1');
+    const upstream = net.connect(target, '127.0.0.1');
     const pair = { client, upstream };
     pairs.add(pair);
     const end = () => {
@@ -184,6 +185,10 @@ export async function startProxy(targetPort) {
       refusing = false;
       downstreamOpen = true;
     },
+    // New connections go to another server (a restarted tandem).
+    retarget(port) {
+      target = port;
+    },
     blockWebSockets(on = true) {
       blockWebSockets = on;
     },
@@ -200,7 +205,7 @@ export async function startProxy(targetPort) {
 
 // ---- a raw WebSocket client (to send what a browser never would) --------------------------
 
-export function rawWebSocket(port, { origin, path: p = '/widget/socket', host } = {}) {
+export function rawWebSocket(port, { origin, path: p = '/widget/socket', host, autoPong = true } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     const key = crypto.randomBytes(16).toString('base64');
@@ -285,7 +290,7 @@ export function rawWebSocket(port, { origin, path: p = '/widget/socket', host } 
         if (buf.length < off + len) break;
         const payload = buf.slice(off, off + len);
         buf = buf.slice(off + len);
-        if (opcode === 0x9) sendFrame(0xa, payload); // pong
+        if (opcode === 0x9 && autoPong) sendFrame(0xa, payload); // pong
         frames.push({ opcode, payload });
       }
       deliver();

@@ -116,6 +116,37 @@ test('the server goes away and comes back: the widget retries with backoff, then
   }
 });
 
+test('a restarted server no longer knows the session: the widget says so and starts afresh', async () => {
+  const proxy = await startProxy(tandem.port);
+  const restarted = await startTandem({});
+  const { context, page, problems } = await newPage(browser);
+  try {
+    await page.goto(proxy.url + '/');
+    const w = W(page);
+    await w.launcher.click();
+    await type(page, 'hi');
+    await w.option('Feeling far apart').waitFor();
+    proxy.cut();
+    await waitForState(page, 'retrying');
+    proxy.retarget(restarted.port);
+    proxy.restore();
+    await waitForText(page, 'Your earlier chat has ended', 40000);
+    await type(page, 'hi');
+    await w.option('Feeling far apart').waitFor();
+    const t = await transcript(page);
+    assert.equal(t[0], 'you: hi', 'what was on screen stays');
+    assert.ok(t.includes('note: Your earlier chat has ended, so this is a fresh start.'));
+    assert.equal(t.filter((l) => l === 'you: hi').length, 2);
+    // The new session counts from 1 again.
+    assert.deepEqual((await shownSeqs(page)).slice(-2), [1, 2]);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    await proxy.stop();
+    await restarted.stop();
+  }
+});
+
 test('WebSockets blocked: the widget falls back to plain HTTP and works the same', async () => {
   const proxy = await startProxy(tandem.port);
   proxy.blockWebSockets();

@@ -1,6 +1,7 @@
 #include "../../support/test_support.hpp"
 
 #include "adapters/widget/widget_config.hpp"
+#include "adapters/widget/widget_http.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -69,4 +70,25 @@ TEST_CASE("widget config: normalize_origin", "[widget][config]") {
     CHECK(normalize_origin("https://a b").empty());
     CHECK(normalize_origin("https://user@a.b").empty());
     CHECK(normalize_origin("null").empty());
+}
+
+TEST_CASE("widget origins: the allow-list, the server's own pages, and non-browsers",
+          "[widget][config][origin]") {
+    widget_config cfg;
+    cfg.allowed_origins = {"https://blog.example.org", "http://127.0.0.1:8081"};
+    CHECK(origin_allowed(cfg, "https://blog.example.org", "chat.example.org"));
+    CHECK(origin_allowed(cfg, "https://BLOG.example.org:443", "chat.example.org"));
+    CHECK(origin_allowed(cfg, "http://127.0.0.1:8081", "127.0.0.1:8080"));
+    CHECK(origin_allowed(cfg, "http://127.0.0.1:8080", "127.0.0.1:8080")); // the demo page
+    CHECK(origin_allowed(cfg, "https://chat.example.org", "chat.example.org"));
+    CHECK(origin_allowed(cfg, "http://chat.example.org", "chat.example.org:80"));
+    CHECK(origin_allowed(cfg, "", "chat.example.org")); // no Origin: not a browser
+    CHECK_FALSE(origin_allowed(cfg, "https://evil.example", "chat.example.org"));
+    CHECK_FALSE(origin_allowed(cfg, "https://blog.example.org.evil.example", "chat.example.org"));
+    CHECK_FALSE(origin_allowed(cfg, "http://127.0.0.1:8082", "127.0.0.1:8080"));
+    CHECK_FALSE(origin_allowed(cfg, "null", "chat.example.org"));
+    CHECK_FALSE(origin_allowed(cfg, "https://chat.example.org", ""));
+    cfg.allowed_origins = {"*"};
+    CHECK(origin_allowed(cfg, "https://anyone.example", "chat.example.org"));
+    CHECK_FALSE(origin_allowed(cfg, "null", "chat.example.org"));
 }
