@@ -1,4 +1,5 @@
 #include "bot/content.hpp"
+#include "bot/reflection.hpp"
 
 #include "bot/json_reader.hpp"
 #include "bot/normalizer.hpp"
@@ -282,9 +283,11 @@ struct dialog_checker {
             std::string slot = f;
             if (auto bar = f.find('|'); bar != std::string::npos) {
                 slot = f.substr(0, bar);
-                if (f.substr(bar + 1) != "reflect") {
+                std::string probe = "x";
+                if (!apply_filters(probe, f.substr(bar + 1))) {
                     diags.add(d.file, ptr, "template.bad",
-                              "unknown filter in {" + f + "} (only |reflect)");
+                              "unknown filter in {" + f +
+                                  "} (filters: reflect, address, strip:PHRASE)");
                     continue;
                 }
             }

@@ -67,7 +67,6 @@ const std::unordered_map<std::string, std::string>& expansions() {
         {"cuz", "because"},
         {"coz", "because"},
         {"cus", "because"},
-        {"ya", "you"},
         {"yr", "your"},
         {"b4", "before"},
         {"gonna", "going to"},

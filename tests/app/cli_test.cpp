@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 using namespace tandem;
@@ -290,4 +292,36 @@ TEST_CASE("cli: lint reports what the validator cannot", "[cli][authoring]") {
     CHECK(r.out.find("lint.dialog_unreachable: no intent and no other dialog starts \"orphan\"") !=
           std::string::npos);
     CHECK(sh(test::tandem_bin() + " lint --strict --config " + q(cfg)).status == 1);
+}
+
+TEST_CASE("cli: every shipped dialog is reachable, topic dialogs from the menu", "[cli][shipped]") {
+    auto r = sh(test::tandem_bin() + " lint --config " +
+                q((test::source_dir() / "config" / "tandem.json").string()));
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("lint.dialog_unreachable") == std::string::npos);
+    CHECK(r.out.find("lint.not_in_menu") == std::string::npos);
+}
+
+TEST_CASE("cli: every topic dialog has at least three golden conversations", "[cli][shipped]") {
+    bot::diagnostics diags;
+    auto c = bot::content::load(test::shipped_paths(), diags);
+    std::map<std::string, int> count;
+    for (const auto& e :
+         std::filesystem::directory_iterator(test::source_dir() / "tests" / "conversations")) {
+        std::ifstream in(e.path());
+        std::string line;
+        std::set<std::string> seen;
+        while (std::getline(in, line))
+            if (line.rfind("dialog: ", 0) == 0)
+                seen.insert(line.substr(8));
+        for (const auto& d : seen)
+            ++count[d];
+    }
+    for (const auto& [id, d] : c->dialogs()) {
+        if (!d.closeness_work)
+            continue;
+        INFO(id);
+        CHECK(count[id] >= 3);
+    }
 }

@@ -300,7 +300,7 @@ TEST_CASE("dialog engine: state moves to a new dialog version through its migrat
         s.state.stack.back().version = 0;
         auto r = s.say("a partner");
         CHECK(r.texts.size() >= 1);
-        CHECK(s.state.stack.back().dialog != "smothered");
+        CHECK((s.state.stack.empty() || s.state.stack.back().dialog != "smothered"));
     }
 }
 
@@ -313,4 +313,22 @@ TEST_CASE("dialog engine: state survives a JSON round trip", "[dialog]") {
     CHECK(bot::to_json(back) == j);
     CHECK_THROWS(bot::state_from_json(nlohmann::json::parse(R"({"schema": 99})")));
     CHECK_THROWS(bot::state_from_json(nlohmann::json::parse(R"({"schema": 1, "stack": 3})")));
+}
+
+TEST_CASE("dialog engine: the low-priority safety net asks when nothing else understood, "
+          "but never swallows an answer to a free-text question",
+          "[dialog][safety]") {
+    session s;
+    s.say("hi");
+    auto r = s.say("i am scared");
+    CHECK(s.state.last_intent == "safety_soft_net");
+    CHECK(s.where().rfind("safety", 0) == 0);
+    session t;
+    t.say("i need some space");
+    t.say("a partner");
+    REQUIRE(t.where() == "smothered/use");
+    r = t.say("go out without feeling scared of missing his call");
+    CHECK(t.where() == "smothered/room");
+    CHECK(says(r, "scared of missing his call"));
+    CHECK(t.state.safety_mode.empty());
 }
