@@ -54,6 +54,11 @@ test('a whole dialog by typing and by clicking options', async () => {
   assert.deepEqual(await shownSeqs(page), [1, 2, 3, 4, 5, 6]);
   assert.match(await w.status.textContent(), /Connected/);
   assert.equal(await w.typing.textContent(), '');
+  const atBottom = await page.evaluate(() => {
+    const log = document.querySelector('tandem-chat').shadowRoot.querySelector('[role="log"]');
+    return log.scrollTop + log.clientHeight >= log.scrollHeight - 2;
+  });
+  assert.ok(atBottom, 'the newest message is in view');
   assert.deepEqual(await cspViolations(page), [], 'the demo page runs under a strict CSP');
   assert.deepEqual(problems, []);
   await context.close();

@@ -185,26 +185,39 @@ async function contrasts(page) {
   });
 }
 
+// TANDEM_UPDATE_SCREENSHOTS=1 also refreshes the README's pictures, taken on the shipped
+// content (the checks below run on the fixture content otherwise, as every test here).
+const updateDocs = process.env.TANDEM_UPDATE_SCREENSHOTS === '1';
+
 for (const scheme of ['light', 'dark']) {
   test(`screenshot and contrast, ${scheme} theme`, async () => {
+    const server = updateDocs ? await startTandem({}, { shipped: true }) : tandem;
     const { context, page } = await newPage(browser, { colorScheme: scheme, deviceScaleFactor: 1 });
-    await page.goto(tandem.url + '/');
-    const w = W(page);
-    await w.launcher.click();
-    await type(page, 'hi');
-    await w.option('Feeling far apart').waitFor();
-    await page.locator('tandem-chat textarea').blur();
-    const ratios = await contrasts(page);
-    for (const [sel, r] of Object.entries(ratios)) assert.ok(r >= 4.5, `${sel} contrast ${r} < 4.5 (${scheme})`);
-    assert.ok(Object.keys(ratios).length >= 8);
-    const file = path.join(ensureDir(outDir), `widget-${scheme}.png`);
-    await page.screenshot({ path: file });
-    // The README's pictures: refreshed on request, or made when missing.
-    const docs = path.join(sourceDir, 'docs', 'img', `widget-${scheme}.png`);
-    if (process.env.TANDEM_UPDATE_SCREENSHOTS === '1' || !fs.existsSync(docs)) {
-      ensureDir(path.dirname(docs));
-      fs.copyFileSync(file, docs);
+    try {
+      await page.goto(server.url + '/');
+      const w = W(page);
+      await w.launcher.click();
+      await type(page, 'hi');
+      if (updateDocs) {
+        await waitForText(page, "What's on your mind today?");
+        await type(page, 'I feel like my partner is smothering me');
+        await w.option('A partner').waitFor();
+      } else {
+        await w.option('Feeling far apart').waitFor();
+      }
+      await page.locator('tandem-chat textarea').blur();
+      const ratios = await contrasts(page);
+      for (const [sel, r] of Object.entries(ratios)) assert.ok(r >= 4.5, `${sel} contrast ${r} < 4.5 (${scheme})`);
+      assert.ok(Object.keys(ratios).length >= 8);
+      const file = path.join(ensureDir(outDir), `widget-${scheme}.png`);
+      await page.screenshot({ path: file });
+      if (updateDocs) {
+        const docs = path.join(ensureDir(path.join(sourceDir, 'docs', 'img')), `widget-${scheme}.png`);
+        fs.copyFileSync(file, docs);
+      }
+    } finally {
+      await context.close();
+      if (server !== tandem) await server.stop();
     }
-    await context.close();
   });
 }

@@ -20,20 +20,27 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---- tandem serve -----------------------------------------------------------------------
 
-// Starts `tandem serve` on the fixture content with the given widget section. Resolves
-// once it logged the port it listens on.
-export async function startTandem(widget = {}, { server = {} } = {}) {
+// Starts `tandem serve` on the fixture content (or, with shipped: true, the project's own
+// content) with the given widget section. Resolves once it logged its port.
+export async function startTandem(widget = {}, { server = {}, shipped = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-browser-'));
   const content = path.join(sourceDir, 'tests', 'data', 'content');
   const config = {
     schema_version: 1,
     data_dir: path.join(dir, 'data'),
-    content: {
-      intents_dir: path.join(content, 'intents'),
-      dialogs_dir: path.join(content, 'dialogs'),
-      resources_file: path.join(content, 'resources.json'),
-      locales_file: path.join(content, 'locales.json'),
-    },
+    content: shipped
+      ? {
+          intents_dir: path.join(sourceDir, 'intents'),
+          dialogs_dir: path.join(sourceDir, 'dialogs'),
+          resources_file: path.join(sourceDir, 'config', 'resources.json'),
+          locales_file: path.join(sourceDir, 'config', 'locales.json'),
+        }
+      : {
+          intents_dir: path.join(content, 'intents'),
+          dialogs_dir: path.join(content, 'dialogs'),
+          resources_file: path.join(content, 'resources.json'),
+          locales_file: path.join(content, 'locales.json'),
+        },
     store: { kind: 'memory' },
     log: { level: 'info', message_text: false },
     server,

@@ -210,7 +210,7 @@ h2 { margin: 0; font-size: 17px; line-height: 1.2; font-weight: 700; }
 .danger { background: var(--danger); color: var(--bg); border-color: var(--danger); }
 .log {
   flex: 1; overflow-y: auto; padding: 14px 12px; display: flex; flex-direction: column; gap: 8px;
-  overscroll-behavior: contain; scroll-behavior: smooth;
+  overscroll-behavior: contain;
 }
 .msg { max-width: 85%; padding: 8px 12px; border-radius: 14px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .msg.bot { align-self: flex-start; background: var(--bot-bg); color: var(--bot-fg); border-bottom-left-radius: 4px; }
