@@ -9,6 +9,7 @@
 #include "adapters/http/http_server.hpp"
 #include "adapters/http/https_client.hpp"
 #include "adapters/telegram/telegram_adapter.hpp"
+#include "adapters/widget/widget_http.hpp"
 #include "bot/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -32,6 +33,7 @@ namespace net = boost::asio;
 namespace http = adapters::http;
 namespace tg = adapters::telegram;
 namespace dc = adapters::discord;
+namespace wg = adapters::widget;
 using adapters::awaitable;
 
 namespace {
@@ -107,6 +109,7 @@ struct server_parts {
     http::http_server& server;
     std::shared_ptr<tg::telegram_adapter> telegram;
     std::shared_ptr<dc::discord_adapter> discord;
+    std::shared_ptr<wg::widget_adapter> widget;
     std::shared_ptr<std::atomic<bool>> ready;
     net::thread_pool& helper; // blocking work off the I/O threads: reloads, stopping the core
 
@@ -134,6 +137,8 @@ awaitable<void> shut_down(server_parts& p) {
         p.telegram->stop();
     if (p.discord)
         p.discord->stop();
+    if (p.widget)
+        p.widget->stop(); // long-polls answer now, sockets close with "going away"
     auto end = std::chrono::steady_clock::now() + p.server_cfg.shutdown_grace;
     co_await wait_until([&p] { return p.busy() == 0; }, end);
     std::size_t left = p.busy();
@@ -206,6 +211,7 @@ int cmd_serve(args_t args) {
     auto server_cfg = http::parse_server_config(rt->cfg, opts.config_path, diags);
     auto tg_cfg = tg::parse_telegram_config(rt->cfg, opts.config_path, diags);
     auto dc_cfg = dc::parse_discord_config(rt->cfg, opts.config_path, diags);
+    auto wg_cfg = wg::parse_widget_config(rt->cfg, opts.config_path, diags);
     if (!diags.empty()) {
         std::cerr << "tandem serve: the configuration has problems:\n" << diags.to_string();
         return 1;
@@ -262,6 +268,16 @@ int cmd_serve(args_t args) {
         rt->service->set_proactive_sink(dc::discord_adapter::channel, discord->proactive_sink());
         log_channel_on("discord", dc_cfg.path);
     }
+    // The website widget needs no secrets: it is on unless the config turns it off.
+    std::shared_ptr<wg::widget_adapter> widget;
+    if (!wg_cfg.enabled) {
+        log_channel_off("widget", "disabled in config");
+    } else {
+        widget = std::make_shared<wg::widget_adapter>(ex, wg_cfg, *rt->service);
+        widget->add_routes(*routes);
+        rt->service->set_proactive_sink("widget", widget->sink());
+        log_channel_on("widget", "/widget.js");
+    }
     add_operational_routes(*routes, stats, ready);
 
     http::http_server server(ex, server_cfg, routes, stats);
@@ -274,7 +290,7 @@ int cmd_serve(args_t args) {
     }
     ready->store(true);
 
-    server_parts parts{ioc, *rt, server_cfg, server, telegram, discord, ready, helper};
+    server_parts parts{ioc, *rt, server_cfg, server, telegram, discord, widget, ready, helper};
     net::signal_set stop_signals(ioc, SIGINT, SIGTERM);
     net::signal_set reload_signal(ioc, SIGHUP);
     on_signal(parts, stop_signals);

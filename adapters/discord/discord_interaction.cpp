@@ -173,11 +173,6 @@ json text_message(std::string content, bool ephemeral) {
 }
 
 std::vector<json> render_reply(const bot::outbound_message& reply, bool ephemeral) {
-    std::vector<std::string> texts;
-    for (const auto& t : reply.texts)
-        for (auto& piece : http::split_text(t, max_content_units))
-            texts.push_back(std::move(piece));
-
     // 5 rows of 5; one slot stays free for "Type an answer".
     constexpr std::size_t max_buttons = 25;
     std::vector<json> buttons;
@@ -196,12 +191,13 @@ std::vector<json> render_reply(const bot::outbound_message& reply, bool ephemera
         b["custom_id"] = *id;
         buttons.push_back(std::move(b));
     }
+    // One message per reply (bubbles joined), split only at the length limit.
+    auto bubbles = reply.texts;
     if (!fits) {
         buttons.clear();
-        for (auto& piece :
-             http::split_text(bot::render_options_as_text(reply.options), max_content_units))
-            texts.push_back(std::move(piece));
+        bubbles.push_back(bot::render_options_as_text(reply.options));
     }
+    auto texts = http::split_text(http::join_bubbles(bubbles), max_content_units);
     if (!reply.end) {
         json b = json::object();
         b["type"] = 2;

@@ -47,9 +47,9 @@ inline constexpr std::size_t max_content_units = 2000;
 std::optional<std::string> option_custom_id(const std::string& option_id);
 
 // Message payloads ({content, flags, components, allowed_mentions}) for one reply, in
-// order: texts split at 2000; options as buttons (<= 5 per row, <= 5 rows) on the last
-// message plus a "Type an answer" button while the conversation goes on. Options that do
-// not fit become numbered text (the shared fallback).
+// order: the bubbles joined by blank lines, split at 2000; options as buttons (<= 5 per row, <= 5
+// rows) on the last message plus a "Type an answer" button while the conversation goes on. Options
+// that do not fit become numbered text (the shared fallback).
 std::vector<nlohmann::json> render_reply(const bot::outbound_message& reply, bool ephemeral);
 
 // A message payload holding only text (split beyond 2000 is the caller's job).

@@ -14,6 +14,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <atomic>
 #include <mutex>
@@ -24,6 +26,7 @@ namespace tandem::adapters::http {
 
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
+namespace bws = beast::websocket;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
@@ -48,6 +51,44 @@ bool is_quiet_close(const boost::system::error_code& ec) {
 bool is_http_parse_error(const boost::system::error_code& ec) {
     return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
 }
+
+// An accepted WebSocket over the connection's stream, for a route's websocket_route::run.
+// Beast allows one read and one write at a time, and runs pings, pongs and timeouts itself.
+template <class Stream> class beast_websocket final : public websocket_channel {
+  public:
+    explicit beast_websocket(Stream& s) : ws(s) {}
+
+    awaitable<std::optional<std::string>> read() override {
+        buffer.clear();
+        auto [ec, n] = co_await ws.async_read(buffer, use_tuple);
+        if (ec)
+            co_return std::nullopt; // closed, timed out, or too big (Beast closed with 1009)
+        if (!ws.got_text()) {
+            co_await close(static_cast<std::uint16_t>(bws::close_code::unknown_data));
+            co_return std::nullopt;
+        }
+        co_return beast::buffers_to_string(buffer.data());
+    }
+
+    awaitable<bool> write(std::string text) override {
+        if (closing)
+            co_return false;
+        ws.text(true);
+        auto [ec, n] = co_await ws.async_write(net::buffer(text), use_tuple);
+        co_return !ec;
+    }
+
+    awaitable<void> close(std::uint16_t code) override {
+        if (closing || !ws.is_open())
+            co_return;
+        closing = true;
+        co_await ws.async_close(bws::close_reason(code), use_tuple);
+    }
+
+    bws::stream<Stream&> ws;
+    beast::flat_buffer buffer;
+    bool closing = false;
+};
 
 } // namespace
 
@@ -79,6 +120,9 @@ struct http_server::impl : std::enable_shared_from_this<impl> {
     template <class Stream, class Parser>
     awaitable<http_response> answer(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
                                     bool& close, bool& drop, std::string& label);
+    template <class Stream, class Parser>
+    awaitable<void> upgrade(Stream& stream, beast::flat_buffer& buffer, Parser& parser,
+                            const route& r);
 };
 
 awaitable<void> http_server::impl::accept_loop() {
@@ -193,6 +237,15 @@ awaitable<void> http_server::impl::serve(Stream& stream, std::shared_ptr<connect
                 throw boost::system::system_error(ec);
         } else {
             st->busy = true;
+            if (bws::is_upgrade(parser.get())) {
+                std::string target(parser.get().target());
+                const route* r = routes->find(target.substr(0, target.find('?')));
+                if (r && r->websocket) {
+                    // The connection becomes the route's WebSocket until it closes.
+                    co_await upgrade(stream, buffer, parser, *r);
+                    co_return;
+                }
+            }
             bool drop = false;
             res = co_await answer(stream, buffer, parser, close, drop, label);
             if (drop)
@@ -307,6 +360,72 @@ awaitable<http_response> http_server::impl::answer(Stream& stream, beast::flat_b
     }
     bot::log::error("http.handler_failed", {{"route", r->label}, {"error", what}});
     co_return error_response(500, "internal_error");
+}
+
+template <class Stream, class Parser>
+awaitable<void> http_server::impl::upgrade(Stream& stream, beast::flat_buffer& buffer,
+                                           Parser& parser, const route& r) {
+    auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+    if (ec)
+        co_return;
+    const auto& msg = parser.get();
+    http_request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    req.path = req.target.substr(0, req.target.find('?'));
+    for (const auto& f : msg)
+        req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    {
+        boost::system::error_code rec;
+        auto ep = beast::get_lowest_layer(stream).socket().remote_endpoint(rec);
+        if (!rec)
+            req.remote = ep.address().to_string();
+    }
+    const auto& wr = *r.websocket;
+    if (stopping || !routes->allows(r, req.method)) {
+        count(r.label, stopping ? 503 : 405);
+        co_return;
+    }
+    if (wr.check) {
+        if (auto refusal = wr.check(req)) {
+            bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(refusal->status),
+                                                    11};
+            res.set(bhttp::field::server, "tandem");
+            res.set(bhttp::field::content_type, refusal->content_type);
+            for (const auto& [k, v] : refusal->headers)
+                res.set(k, v);
+            res.body() = std::move(refusal->body);
+            res.keep_alive(false);
+            res.prepare_payload();
+            count(r.label, refusal->status);
+            beast::get_lowest_layer(stream).expires_after(cfg.write_timeout);
+            co_await bhttp::async_write(stream, res, use_tuple);
+            co_return;
+        }
+    }
+    // From here on the WebSocket's own timeouts apply: a handshake deadline, then pings to
+    // silent peers at half the idle timeout and a close after it.
+    beast::get_lowest_layer(stream).expires_never();
+    auto ws = std::make_shared<beast_websocket<Stream>>(stream);
+    bws::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(10);
+    t.idle_timeout = wr.idle_timeout;
+    t.keep_alive_pings = true;
+    ws->ws.set_option(t);
+    ws->ws.read_message_max(wr.max_message);
+    ws->ws.set_option(bws::stream_base::decorator(
+        [](bws::response_type& res) { res.set(bhttp::field::server, "tandem"); }));
+    auto [aec] = co_await ws->ws.async_accept(msg, use_tuple);
+    if (aec) {
+        count(r.label, 400);
+        co_return;
+    }
+    count(r.label, 101);
+    try {
+        co_await wr.run(std::move(req), ws);
+    } catch (const std::exception& e) {
+        bot::log::error("http.websocket_failed", {{"route", r.label}, {"error", e.what()}});
+    }
 }
 
 http_server::http_server(net::any_io_executor ex, server_config cfg,

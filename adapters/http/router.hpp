@@ -6,6 +6,7 @@
 
 #include "adapters/http/http_message.hpp"
 #include "adapters/http/net.hpp"
+#include "adapters/http/websocket.hpp"
 
 #include <cstddef>
 #include <functional>
@@ -27,6 +28,9 @@ struct route {
     std::size_t max_body = 64 * 1024; // larger bodies get 413 (capped by the server's limit)
     std::string label;                // metrics label; defaults to path
     handler_fn handler;
+    // Set on a GET route that also accepts a WebSocket upgrade (the widget's socket); a
+    // plain GET still goes to handler.
+    std::shared_ptr<websocket_route> websocket;
 };
 
 // Built once at startup, then read-only (safe to share between threads).

@@ -88,6 +88,19 @@ std::vector<std::string> split_text(std::string_view text, std::size_t max_units
     return out;
 }
 
+std::string join_bubbles(const std::vector<std::string>& bubbles) {
+    std::string out;
+    for (const auto& b : bubbles) {
+        auto t = trim(b);
+        if (t.empty())
+            continue;
+        if (!out.empty())
+            out += "\n\n";
+        out += t;
+    }
+    return out;
+}
+
 std::string truncate_text(std::string_view text, std::size_t max_units) {
     if (utf16_length(text) <= max_units)
         return std::string(text);

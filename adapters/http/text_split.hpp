@@ -18,6 +18,9 @@ std::size_t utf16_length(std::string_view utf8);
 // characters at a cut are dropped; empty input gives no pieces.
 std::vector<std::string> split_text(std::string_view text, std::size_t max_units);
 
+// Joins a reply's bubbles into one message, separated by a blank line (empty ones skipped).
+std::string join_bubbles(const std::vector<std::string>& bubbles);
+
 // Cuts text to at most max_units UTF-16 units on a code point boundary, adding "…" when cut.
 std::string truncate_text(std::string_view text, std::size_t max_units);
 

@@ -157,11 +157,6 @@ std::string escape_markdown_v2(std::string_view text) {
 
 std::vector<json> render_reply(std::int64_t chat_id, const bot::outbound_message& reply,
                                const render_settings& settings) {
-    std::vector<std::string> texts;
-    for (const auto& t : reply.texts)
-        for (auto& piece : http::split_text(t, settings.max_units))
-            texts.push_back(std::move(piece));
-
     json keyboard = json::array();
     bool fits = true;
     for (const auto& o : reply.options) {
@@ -173,13 +168,15 @@ std::vector<json> render_reply(std::int64_t chat_id, const bot::outbound_message
         keyboard.push_back(
             json::array({{{"text", http::truncate_text(o.label, 80)}, {"callback_data", *data}}}));
     }
+    // One message per reply (bubbles joined), split only at the length limit, so pacing
+    // never delays the rest of an answer.
+    auto bubbles = reply.texts;
     if (!reply.options.empty() && !fits) {
         // The one shared fallback: options as numbered text the user can answer with.
-        for (auto& piece :
-             http::split_text(bot::render_options_as_text(reply.options), settings.max_units))
-            texts.push_back(std::move(piece));
+        bubbles.push_back(bot::render_options_as_text(reply.options));
         keyboard = json::array();
     }
+    auto texts = http::split_text(http::join_bubbles(bubbles), settings.max_units);
     if (texts.empty() && !keyboard.empty())
         texts.push_back(bot::render_options_as_text(reply.options));
 

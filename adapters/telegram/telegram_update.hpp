@@ -58,9 +58,10 @@ struct render_settings {
     std::size_t max_units = 4096;
 };
 
-// sendMessage parameter objects for one reply, in order: each text bubble split at the
-// limit; options as an inline keyboard (one button per row) on the last message, or as
-// numbered text when an option id does not fit callback_data.
+// sendMessage parameter objects for one reply, in order: the bubbles joined by blank lines
+// into one message, split only at the limit; options as an inline keyboard (one button per
+// row) on the last message, or as numbered text when an option id does not fit
+// callback_data.
 std::vector<nlohmann::json> render_reply(std::int64_t chat_id, const bot::outbound_message& reply,
                                          const render_settings& settings);
 

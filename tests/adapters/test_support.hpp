@@ -5,7 +5,11 @@
 
 #include "adapters/http/http_server.hpp"
 #include "adapters/http/https_client.hpp"
+#include "bot/bot_service.hpp"
+#include "bot/checkins.hpp"
+#include "bot/conversation_store.hpp"
 #include "bot/turn_service.hpp"
+#include "tests/support/test_support.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -132,6 +136,28 @@ class fake_turn_service : public bot::turn_service {
     std::vector<bot::conversation_ref> forgotten_;
 };
 
+// The real core on the test fixture content (tests/data/content), with in-memory state and
+// check-ins, for end-to-end conversations through an adapter.
+struct real_core {
+    std::shared_ptr<bot::conversation_store> store = bot::make_memory_store();
+    std::shared_ptr<bot::checkin_store> checkins = bot::make_memory_checkin_store();
+    std::unique_ptr<bot::bot_service> service;
+
+    real_core() {
+        bot::config cfg;
+        cfg.core.threads = 1;
+        service =
+            std::make_unique<bot::bot_service>(load_ok(fixture_paths()), store, cfg, checkins);
+    }
+    ~real_core() { service->stop(); }
+};
+
+inline std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
 // A local stand-in for api.telegram.org / discord.com: records every call and answers from
 // a script (status, body, delay), falling back to default_body with 200.
 class fake_api {
@@ -140,6 +166,10 @@ class fake_api {
         std::string method;
         std::string path;
         std::string body;
+        http::header_list headers;
+        std::string header(std::string_view name) const {
+            return std::string(http::find_header(headers, name));
+        }
         nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
         // Last path segment ("sendMessage" for /bot<token>/sendMessage).
         std::string name() const { return path.substr(path.rfind('/') + 1); }
@@ -163,7 +193,7 @@ class fake_api {
             scripted s;
             {
                 std::lock_guard lock(mu_);
-                calls_.push_back({req.method, req.path, req.body});
+                calls_.push_back({req.method, req.path, req.body, req.headers});
                 if (!script_.empty()) {
                     s = script_.front();
                     script_.pop_front();

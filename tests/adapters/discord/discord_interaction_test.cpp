@@ -110,7 +110,7 @@ TEST_CASE("discord_interaction: at most 5 buttons per row and 5 rows", "[discord
     auto last = fallback.back();
     REQUIRE(last["components"].size() == 1);
     CHECK(last["components"][0]["components"][0]["custom_id"] == "t:answer");
-    CHECK(last["content"] == tandem::bot::render_options_as_text(m.options));
+    CHECK(last["content"] == "Pick\n\n" + tandem::bot::render_options_as_text(m.options));
 }
 
 TEST_CASE("discord_interaction: custom_id stays within 100 characters", "[discord]") {

@@ -224,7 +224,7 @@ TEST_CASE("discord: long replies are split at 2000, and the rest arrive as follo
     discord_env env;
     env.core.reply_for = [](const tandem::bot::inbound_message&) {
         tandem::bot::outbound_message m;
-        m.texts = {std::string(1900, 'a') + " " + std::string(1900, 'b'), "last"};
+        m.texts = {std::string(1900, 'a') + " " + std::string(1900, 'b'), std::string(1900, 'c')};
         m.options = {{"ok", "OK"}};
         return m;
     };
@@ -245,7 +245,7 @@ TEST_CASE("discord: long replies are split at 2000, and the rest arrive as follo
         CHECK(c.json()["flags"] == 64);
     }
     CHECK(calls[0].json()["content"] == std::string(1900, 'b'));
-    CHECK(calls[1].json()["content"] == "last");
+    CHECK(calls[1].json()["content"] == std::string(1900, 'c'));
     CHECK(calls[1].json()["components"][0]["components"][0]["custom_id"] == "o:ok");
 }
 
@@ -290,4 +290,119 @@ TEST_CASE("discord: a 429 on a follow-up is retried after retry_after", "[discor
     REQUIRE(calls.size() == 2);
     CHECK(calls[1].method == "PATCH");
     CHECK(env.stats->test_event_count("discord", "followup_failed") == 0);
+}
+
+TEST_CASE("discord: bad input is 4xx at the endpoint, never a turn", "[discord]") {
+    discord_env env([](dc::discord_config& c) { c.max_body_bytes = 4096; });
+    std::string valid = fixture("slash_reflect_dm.json");
+    json user_id_number = json::parse(valid);
+    user_id_number["user"]["id"] = 42;
+    json no_user = json::parse(valid);
+    no_user.erase("user");
+    json no_token = json::parse(valid);
+    no_token.erase("token");
+    json options_object = json::parse(valid);
+    options_object["data"]["options"] = json::object();
+    json custom_id_number = json::parse(fixture("button_click.json"));
+    custom_id_number["data"]["custom_id"] = 7;
+    std::vector<std::pair<std::string, int>> signed_cases = {
+        {valid.substr(0, valid.size() / 2), 400},     // truncated
+        {"{\"type\":2,\"token\":\"\xff\xfe\"}", 400}, // invalid UTF-8
+        {user_id_number.dump(), 400},
+        {no_user.dump(), 400},
+        {no_token.dump(), 400},
+        {options_object.dump(), 400},
+        {custom_id_number.dump(), 400},
+        {"", 400},
+        {"[1]", 400},
+        {std::string(5000, ' ') + valid, 413}, // over this route's limit
+    };
+    std::vector<int> got;
+    int wrong_type = 0, wrong_method = 0, unsigned_garbage = 0;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        for (const auto& c : signed_cases) {
+            auto r = co_await env.post_signed(c.first);
+            got.push_back(r.response.status);
+        }
+        http::http_client c(env.ioc.get_executor());
+        auto url = "http://127.0.0.1:" + std::to_string(env.port) + "/webhooks/discord";
+        auto form = post_json(url, valid);
+        form.content_type = "application/x-www-form-urlencoded";
+        wrong_type = (co_await c.request(form)).response.status;
+        http::client_request get;
+        get.method = "GET";
+        get.url = url;
+        wrong_method = (co_await c.request(get)).response.status;
+        auto garbage = co_await env.post_raw("\xff\xfe not json", sig_headers("zz", "x"));
+        unsigned_garbage = garbage.response.status;
+    });
+    REQUIRE(got.size() == signed_cases.size());
+    for (std::size_t i = 0; i < signed_cases.size(); ++i) {
+        INFO("case " << i);
+        CHECK(got[i] == signed_cases[i].second);
+    }
+    CHECK(wrong_type == 415);
+    CHECK(wrong_method == 405);
+    CHECK(unsigned_garbage == 401); // the signature is checked before anything is parsed
+    CHECK(env.core.turns() == 0);
+    CHECK(env.api.count() == 0);
+}
+
+TEST_CASE("discord: check-ins use a fresh interaction token, else a DM, else report failure",
+          "[discord]") {
+    discord_env env([](dc::discord_config& c) { c.bot_token = "bot-token-for-tests"; });
+    auto sink = env.adapter->proactive_sink();
+    tandem::bot::outbound_message m;
+    m.texts = {"How did the talk go?"};
+    m.options = {{"fine", "Fine"}};
+    // Built outside the coroutine (g++ 12 and braced string literals in coroutines).
+    const tandem::bot::conversation_ref known{"discord", "1160000000000000042", ""};
+    const tandem::bot::conversation_ref stranger{"discord", "1160000000000000999", ""};
+    const fake_api::scripted dm_channel{200, R"({"id":"1190000000000000001","type":1})", 0ms, {}};
+    const fake_api::scripted dm_refused{
+        403, R"({"message":"Cannot send messages to this user","code":50007})", 0ms, {}};
+    bool via_token = false, via_dm = false, dm_blocked = true, stopped = true;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        auto r = co_await env.post_signed(fixture("slash_reflect_dm.json"));
+        CHECK(r.response.status == 200);
+        co_await env.settle();
+        via_token = co_await sink->deliver(known, m);
+        env.api.push(dm_channel);
+        via_dm = co_await sink->deliver(stranger, m);
+        env.api.push(dm_refused);
+        dm_blocked = co_await sink->deliver(stranger, m);
+        env.adapter->stop();
+        stopped = co_await sink->deliver(known, m);
+    });
+    CHECK(via_token);
+    CHECK(via_dm);
+    CHECK_FALSE(dm_blocked);
+    CHECK_FALSE(stopped);
+    auto calls = env.api.calls();
+    REQUIRE(calls.size() == 4);
+    CHECK(calls[0].method == "POST");
+    CHECK(calls[0].path ==
+          "/webhooks/1180000000000000000/aW50ZXJhY3Rpb246MTE4MDAwMDAwMDAwMDAwMDEwMQ-fake");
+    CHECK(calls[0].json()["flags"] == 64);
+    CHECK(calls[0].header("Authorization").empty()); // the interaction token is the credential
+    CHECK(calls[1].path == "/users/@me/channels");
+    CHECK(calls[1].header("Authorization") == "Bot bot-token-for-tests");
+    CHECK(calls[1].json()["recipient_id"] == "1160000000000000999");
+    CHECK(calls[2].path == "/channels/1190000000000000001/messages");
+    CHECK(calls[2].json()["content"] == "How did the talk go?");
+    CHECK(!calls[2].json().contains("flags"));
+    CHECK(calls[2].json()["components"][0]["components"][0]["custom_id"] == "o:fine");
+    CHECK(calls[3].path == "/users/@me/channels");
+}
+
+TEST_CASE("discord: without a bot token an expired conversation cannot be reached", "[discord]") {
+    discord_env env;
+    auto sink = env.adapter->proactive_sink();
+    const tandem::bot::conversation_ref stranger{"discord", "1160000000000000999", ""};
+    bool ok = true;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        ok = co_await sink->deliver(stranger, tandem::bot::outbound_message{});
+    });
+    CHECK_FALSE(ok);
+    CHECK(env.api.count() == 0);
 }

@@ -80,14 +80,16 @@ TEST_CASE("telegram_update: replies split at 4096 with the keyboard on the last 
     m.texts = {std::string(5000, 'a'), "second bubble"};
     m.options = {{"yes", "Yes"}, {"no", "No"}};
     auto msgs = render_reply(42, m, {});
-    REQUIRE(msgs.size() == 3);
+    REQUIRE(msgs.size() == 2); // the bubbles share messages; only the limit splits
     for (const auto& j : msgs) {
         CHECK(j["chat_id"] == 42);
         CHECK(tandem::adapters::http::utf16_length(j["text"].get<std::string>()) <= 4096);
         CHECK(!j.contains("parse_mode"));
     }
     CHECK(!msgs[0].contains("reply_markup"));
-    const auto& kb = msgs[2]["reply_markup"]["inline_keyboard"];
+    CHECK(msgs[0]["text"] == std::string(4096, 'a'));
+    CHECK(msgs[1]["text"] == std::string(904, 'a') + "\n\nsecond bubble");
+    const auto& kb = msgs[1]["reply_markup"]["inline_keyboard"];
     REQUIRE(kb.size() == 2);
     CHECK(kb[0][0]["callback_data"] == "o:yes");
     CHECK(kb[1][0]["text"] == "No");
@@ -105,7 +107,7 @@ TEST_CASE("telegram_update: options whose ids do not fit become numbered text", 
     for (const auto& j : msgs)
         CHECK(!j.contains("reply_markup"));
     auto last = msgs.back()["text"].get<std::string>();
-    CHECK(last == tandem::bot::render_options_as_text(m.options));
+    CHECK(last == "Pick one\n\n" + tandem::bot::render_options_as_text(m.options));
 }
 
 TEST_CASE("telegram_update: MarkdownV2 escaping", "[telegram]") {

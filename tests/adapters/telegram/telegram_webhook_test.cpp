@@ -27,7 +27,8 @@ struct telegram_env {
     std::unique_ptr<http::http_server> server;
     std::uint16_t port = 0;
 
-    explicit telegram_env(std::function<void(tg::telegram_config&)> tweak = {}) {
+    explicit telegram_env(std::function<void(tg::telegram_config&)> tweak = {},
+                          std::shared_ptr<tg::update_dedupe> dedupe = nullptr) {
         tg::telegram_config cfg;
         cfg.token = "123456:TEST-token";
         cfg.secret = secret;
@@ -36,8 +37,8 @@ struct telegram_env {
         cfg.max_body_bytes = 4096;
         if (tweak)
             tweak(cfg);
-        adapter =
-            std::make_shared<tg::telegram_adapter>(ioc.get_executor(), cfg, core, client, stats);
+        adapter = std::make_shared<tg::telegram_adapter>(ioc.get_executor(), cfg, core, client,
+                                                         stats, dedupe);
         auto routes = std::make_shared<http::router>();
         routes->add(adapter->route());
         http::server_config sc;
@@ -268,7 +269,7 @@ TEST_CASE("telegram: long replies are split at 4096 and sent in order, paced per
     telegram_env env([](tg::telegram_config& c) { c.per_chat_interval = 50ms; });
     env.core.reply_for = [](const tandem::bot::inbound_message&) {
         tandem::bot::outbound_message m;
-        m.texts = {std::string(4000, 'a') + " " + std::string(4000, 'b'), "done"};
+        m.texts = {std::string(4000, 'a') + " " + std::string(4000, 'b'), std::string(4000, 'c')};
         m.options = {{"ok", "OK"}};
         return m;
     };
@@ -283,7 +284,7 @@ TEST_CASE("telegram: long replies are split at 4096 and sent in order, paced per
     REQUIRE(sends.size() == 3);
     CHECK(sends[0].json()["text"] == std::string(4000, 'a'));
     CHECK(sends[1].json()["text"] == std::string(4000, 'b'));
-    CHECK(sends[2].json()["text"] == "done");
+    CHECK(sends[2].json()["text"] == std::string(4000, 'c'));
     CHECK(sends[2].json()["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "o:ok");
 }
 
@@ -329,4 +330,120 @@ TEST_CASE("telegram: a stalled Bot API does not block acknowledging updates", "[
     });
     CHECK(env.core.turns() == 2);
     CHECK(env.stats->test_event_count("telegram", "send_failed") == 1);
+}
+
+TEST_CASE("telegram: a redelivered update after a restart is not answered again", "[telegram]") {
+    temp_dir tmp;
+    auto file = (tmp.path() / "tandem.sqlite").string();
+    auto body = fixture("message_text.json");
+    {
+        telegram_env first({}, tg::make_sqlite_dedupe(file));
+        run_test(first.ioc, [&]() -> awaitable<void> {
+            auto r = co_await first.post(body);
+            CHECK(r.response.status == 200);
+            co_await first.settle();
+        });
+        CHECK(first.api.calls_named("sendMessage").size() == 1);
+    }
+    telegram_env second({}, tg::make_sqlite_dedupe(file));
+    run_test(second.ioc, [&]() -> awaitable<void> {
+        auto r = co_await second.post(body);
+        CHECK(r.response.status == 200); // acknowledged, so Telegram stops retrying
+        co_await second.settle();
+    });
+    CHECK(second.core.turns() == 0);
+    CHECK(second.api.count() == 0);
+}
+
+TEST_CASE("telegram: bad input is 4xx at the webhook, never a turn", "[telegram]") {
+    telegram_env env;
+    json no_chat = json::parse(fixture("message_text.json"));
+    no_chat["message"].erase("chat");
+    json chat_id_string = json::parse(fixture("message_text.json"));
+    chat_id_string["message"]["chat"]["id"] = "521983746";
+    json text_number = json::parse(fixture("message_text.json"));
+    text_number["message"]["text"] = 42;
+    json callback_without_id = json::parse(fixture("callback_query.json"));
+    callback_without_id["callback_query"].erase("id");
+    std::string valid = fixture("message_text.json");
+    std::vector<std::pair<std::string, int>> cases = {
+        {valid.substr(0, valid.size() / 2), 400},                       // truncated
+        {"{\"update_id\":1,\"message\":{\"text\":\"\xff\xfe\"}}", 400}, // invalid UTF-8
+        {"{\"update_id\":1,\"message\":{\"text\":\"\xc3\"}}", 400},     // a cut sequence
+        {no_chat.dump(), 400},
+        {chat_id_string.dump(), 400},
+        {text_number.dump(), 400},
+        {callback_without_id.dump(), 400},
+        {"", 400},
+        {"null", 400},
+        {"{\"update_id\":1.5}", 400},
+        {"{\"update_id\":1,\"message\":[]}", 400},
+        {std::string(5000, '{'), 413}, // over this route's 4096-byte limit
+    };
+    std::vector<int> got;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        for (const auto& c : cases) {
+            auto r = co_await env.post(c.first);
+            got.push_back(r.response.status);
+        }
+        co_await env.settle();
+    });
+    REQUIRE(got.size() == cases.size());
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+        INFO("case " << i);
+        CHECK(got[i] == cases[i].second);
+    }
+    CHECK(env.core.turns() == 0);
+    CHECK(env.api.count() == 0);
+}
+
+TEST_CASE("telegram: check-ins go out through the proactive sink, or report why not",
+          "[telegram]") {
+    telegram_env env;
+    auto sink = env.adapter->proactive_sink();
+    tandem::bot::outbound_message m;
+    m.texts = {"How did the talk go?"};
+    m.options = {{"fine", "Fine"}};
+    // Values built outside the coroutine: g++ 12 mishandles braced lists of string literals
+    // inside coroutine bodies.
+    const tandem::bot::conversation_ref ana{"telegram", "521983746", "521983746"};
+    const tandem::bot::conversation_ref nobody{"telegram", "not-a-chat", ""};
+    const fake_api::scripted blocked{
+        403,
+        R"({"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"})",
+        0ms,
+        {}};
+    bool sent = false, bad_id = true, refused = true, stopped = true;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        sent = co_await sink->deliver(ana, m);
+        bad_id = co_await sink->deliver(nobody, m);
+        env.api.push(blocked);
+        refused = co_await sink->deliver(ana, m);
+        env.adapter->stop();
+        stopped = co_await sink->deliver(ana, m);
+    });
+    CHECK(sent);
+    CHECK_FALSE(bad_id);
+    CHECK_FALSE(refused);
+    CHECK_FALSE(stopped);
+    auto sends = env.api.calls_named("sendMessage");
+    REQUIRE(sends.size() == 2);
+    CHECK(sends[0].json()["chat_id"] == 521983746);
+    CHECK(sends[0].json()["text"] == "How did the talk go?");
+    CHECK(sends[0].json()["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "o:fine");
+}
+
+TEST_CASE("telegram: a sink outliving its adapter reports failure", "[telegram]") {
+    std::shared_ptr<tandem::bot::proactive_sink> sink;
+    {
+        telegram_env env;
+        sink = env.adapter->proactive_sink();
+    }
+    net::io_context ioc;
+    const tandem::bot::conversation_ref someone{"telegram", "1", "1"};
+    bool ok = true;
+    run_test(ioc, [&]() -> awaitable<void> {
+        ok = co_await sink->deliver(someone, tandem::bot::outbound_message{});
+    });
+    CHECK_FALSE(ok);
 }
