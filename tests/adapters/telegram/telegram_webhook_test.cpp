@@ -447,3 +447,35 @@ TEST_CASE("telegram: a sink outliving its adapter reports failure", "[telegram]"
     });
     CHECK_FALSE(ok);
 }
+
+TEST_CASE("telegram: when the queues are full an update gets 503, and its retry is answered",
+          "[telegram]") {
+    telegram_env env([](tg::telegram_config& c) { c.max_pending = 2; });
+    env.core.hold = true;
+    auto update = [&](std::int64_t id) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = id;
+        return u.dump();
+    };
+    int a = 0, b = 0, c = 0, c_again = 0;
+    std::string retry_after;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        a = (co_await env.post(update(1))).response.status;
+        b = (co_await env.post(update(2))).response.status;
+        auto refused = co_await env.post(update(3));
+        c = refused.response.status;
+        retry_after = std::string(refused.response.header("Retry-After"));
+        env.core.hold = false;
+        co_await env.settle();
+        c_again = (co_await env.post(update(3))).response.status; // Telegram's retry
+        co_await env.settle();
+    });
+    CHECK(a == 200);
+    CHECK(b == 200);
+    CHECK(c == 503);
+    CHECK(retry_after == "1");
+    CHECK(c_again == 200);
+    CHECK(env.core.turns() == 3);
+    CHECK(env.api.calls_named("sendMessage").size() == 3);
+    CHECK(env.stats->test_event_count("telegram", "busy") == 1);
+}
