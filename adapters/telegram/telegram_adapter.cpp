@@ -310,7 +310,11 @@ awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_poi
             co_return;
     }
     if (cfg_.private_chats_only && !u.chat_type.empty() && u.chat_type != "private") {
-        co_await send_note(u.chat_id, private_only_note, last);
+        // In a group, answer only what speaks to the bot, so it never chatters there.
+        if (u.addressed || u.kind == update_kind::callback)
+            co_await send_note(u.chat_id, private_only_note, last);
+        else
+            count("group_ignored");
         co_return;
     }
     if (u.kind == update_kind::other_message) {

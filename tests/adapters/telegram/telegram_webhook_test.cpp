@@ -225,6 +225,30 @@ TEST_CASE("telegram: group chats are pointed to a private chat", "[telegram]") {
     CHECK(sends[0].json()["chat_id"] == -1001987654321LL);
 }
 
+TEST_CASE("telegram: group chatter that does not address the bot gets no answer", "[telegram]") {
+    telegram_env env;
+    json chatter = json::parse(fixture("group_message.json"));
+    chatter["message"]["text"] = "anyone up for lunch?";
+    chatter["message"].erase("entities");
+    json reply_to_bot = chatter;
+    reply_to_bot["update_id"] = 918273700;
+    reply_to_bot["message"]["reply_to_message"] = {
+        {"message_id", 5},
+        {"from", {{"id", 1}, {"is_bot", true}, {"first_name", "tandem"}}},
+        {"chat", chatter["message"]["chat"]},
+        {"date", 1}};
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        auto a = co_await env.post(chatter.dump());
+        CHECK(a.response.status == 200);
+        auto b = co_await env.post(reply_to_bot.dump());
+        CHECK(b.response.status == 200);
+        co_await env.settle();
+    });
+    CHECK(env.core.turns() == 0);
+    CHECK(env.api.calls_named("sendMessage").size() == 1); // only the reply to the bot
+    CHECK(env.stats->test_event_count("telegram", "group_ignored") == 1);
+}
+
 TEST_CASE("telegram: /start and /forget reach the core as text", "[telegram]") {
     telegram_env env;
     run_test(env.ioc, [&]() -> awaitable<void> {
