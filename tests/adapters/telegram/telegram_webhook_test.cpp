@@ -503,3 +503,32 @@ TEST_CASE("telegram: when the queues are full an update gets 503, and its retry 
     CHECK(env.api.calls_named("sendMessage").size() == 3);
     CHECK(env.stats->test_event_count("telegram", "busy") == 1);
 }
+
+TEST_CASE("telegram: a client that sends half an update and stalls is cut off, with no turn",
+          "[telegram]") {
+    telegram_env env;
+    // A second server on the same adapter route, with a short read deadline.
+    auto routes = std::make_shared<http::router>();
+    routes->add(env.adapter->route());
+    http::server_config sc;
+    sc.port = 0;
+    sc.read_timeout = 300ms;
+    http::http_server slow_server(env.ioc.get_executor(), sc, routes);
+    auto port = slow_server.start();
+    auto body = fixture("message_text.json");
+    std::string head = "POST /webhooks/telegram HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\n"
+                       "X-Telegram-Bot-Api-Secret-Token: " +
+                       secret + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                       body.substr(0, body.size() / 2);
+    std::string raw;
+    auto guard_fired = std::make_shared<bool>(false);
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        raw = co_await raw_exchange(port, head, 30s, guard_fired);
+        co_await env.settle();
+    });
+    CHECK(raw.empty());        // closed without an answer...
+    CHECK_FALSE(*guard_fired); // ...by the server's deadline, not the test's guard
+    CHECK(env.core.turns() == 0);
+    CHECK(env.api.count() == 0);
+}
