@@ -157,6 +157,14 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
         bot::log::info("telegram.bad_update", {{"error", error}, {"bytes", req.body.size()}});
         co_return http::error_response(400, error);
     }
+    // Capacity first: an update refused here is retried by Telegram, so it must not be
+    // recorded as seen.
+    if (u->kind != update_kind::ignored && !has_room(u->chat_id)) {
+        count("busy");
+        auto res = http::error_response(503, "busy");
+        res.headers.emplace_back("Retry-After", "1");
+        co_return res;
+    }
     if (!first_time(u->update_id)) {
         count("duplicate_update");
         bot::log::info("telegram.duplicate_update", {{"update_id", u->update_id}});
@@ -182,6 +190,14 @@ bool telegram_adapter::first_time(std::int64_t update_id) {
         bot::log::error("telegram.dedupe_failed", {{"error", e.what()}});
         return true;
     }
+}
+
+bool telegram_adapter::has_room(std::int64_t chat_id) const {
+    std::lock_guard lock(mu_);
+    if (pending_ >= cfg_.max_pending)
+        return false;
+    auto it = chats_.find(chat_id);
+    return it == chats_.end() || it->second.jobs.size() < cfg_.max_queued_per_chat;
 }
 
 bool telegram_adapter::enqueue(std::int64_t chat, job j) {
@@ -294,7 +310,11 @@ awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_poi
             co_return;
     }
     if (cfg_.private_chats_only && !u.chat_type.empty() && u.chat_type != "private") {
-        co_await send_note(u.chat_id, private_only_note, last);
+        // In a group, answer only what speaks to the bot, so it never chatters there.
+        if (u.addressed || u.kind == update_kind::callback)
+            co_await send_note(u.chat_id, private_only_note, last);
+        else
+            count("group_ignored");
         co_return;
     }
     if (u.kind == update_kind::other_message) {

@@ -7,7 +7,9 @@
 // across restarts) and never answered twice. Slash commands (/start, /help, /forget...)
 // are passed to the core as text; the core gives them the same meaning on every channel.
 // Answers: 401 missing secret header, 403 wrong secret, 400 malformed update, 200 for
-// everything accepted or deliberately ignored, 503 while shutting down (Telegram retries).
+// everything accepted or deliberately ignored, 503 (Telegram retries later) while shutting
+// down or when the chat's queue or all queues are full. A 503'd update is not recorded as
+// seen, so its redelivery is answered.
 #pragma once
 
 #include "adapters/http/metrics.hpp"
@@ -69,6 +71,7 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
     using time_point = std::chrono::steady_clock::time_point;
 
     bool first_time(std::int64_t update_id);
+    bool has_room(std::int64_t chat_id) const;
     bool enqueue(std::int64_t chat_id, job j);
     awaitable<void> drain(std::int64_t chat_id);
     awaitable<bool> process(const job& j, time_point& last);

@@ -25,9 +25,10 @@ struct telegram_config {
     std::chrono::milliseconds request_timeout{10000};  // one Bot API call
     int max_attempts = 4;                            // Bot API attempts (429, 5xx, network errors)
     std::chrono::milliseconds max_retry_wait{60000}; // longer retry_after hints give up
-    std::size_t max_queued_per_chat = 20;            // updates waiting per chat; more are dropped
-    std::string parse_mode;                          // "" = plain text (default) or "MarkdownV2"
-    bool private_chats_only = true;                  // groups get a short pointer to a private chat
+    std::size_t max_queued_per_chat = 20; // updates waiting per chat; more get 503 (retried)
+    std::size_t max_pending = 10000;      // updates waiting in all; more get 503 (retried)
+    std::string parse_mode;               // "" = plain text (default) or "MarkdownV2"
+    bool private_chats_only = true;       // groups get a short pointer to a private chat
     std::vector<std::string> allowed_updates{"message", "callback_query"};
 
     // Resolved from the environment by resolve_secrets(); never read from the file.

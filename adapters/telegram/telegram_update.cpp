@@ -31,6 +31,25 @@ bool opt_string(const json& obj, const char* key, std::string& out) {
     return true;
 }
 
+// Whether a message speaks to a bot. Only used to decide whether to answer in a group, so
+// odd shapes of these optional fields are simply "no".
+bool addressed(const json& m) {
+    if (auto t = m.find("text"); t != m.end() && t->is_string() &&
+                                 !t->get_ref<const std::string&>().empty() &&
+                                 t->get_ref<const std::string&>().front() == '/')
+        return true;
+    if (auto e = m.find("entities"); e != m.end() && e->is_array())
+        for (const auto& ent : *e)
+            if (ent.is_object() &&
+                (ent.value("type", "") == "mention" || ent.value("type", "") == "text_mention"))
+                return true;
+    if (auto r = m.find("reply_to_message"); r != m.end() && r->is_object())
+        if (auto f = r->find("from"); f != r->end() && f->is_object())
+            if (auto b = f->find("is_bot"); b != f->end() && b->is_boolean() && b->get<bool>())
+                return true;
+    return false;
+}
+
 // Reads message.chat / message.from into u; false when their shapes are wrong.
 bool read_message(const json& m, parsed_update& u) {
     if (!m.is_object())
@@ -48,6 +67,7 @@ bool read_message(const json& m, parsed_update& u) {
     } else {
         u.user_id = u.chat_id;
     }
+    u.addressed = addressed(m);
     return true;
 }
 

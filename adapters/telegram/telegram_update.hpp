@@ -34,6 +34,9 @@ struct parsed_update {
     std::string language;      // from.language_code
     std::string callback_id;   // callback_query.id
     std::string callback_data; // callback_query.data (may be empty)
+    // The message speaks to a bot: a command, a mention, or a reply to a bot's message.
+    // Group chats only get an answer when this is true.
+    bool addressed = false;
 };
 
 // Parses a webhook body. Returns nullopt and sets error to a short code ("invalid_json",

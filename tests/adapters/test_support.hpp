@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <fstream>
@@ -97,6 +98,7 @@ class fake_turn_service : public bot::turn_service {
             return m;
         };
     std::chrono::milliseconds delay{0};
+    std::atomic<bool> hold{false}; // while true, turns wait (a core that is busy)
     std::string topic = "test_topic";
 
     awaitable<bot::turn_result> handle(bot::inbound_message msg) override {
@@ -106,6 +108,8 @@ class fake_turn_service : public bot::turn_service {
         }
         if (delay.count() > 0)
             co_await sleep_for(delay);
+        while (hold)
+            co_await sleep_for(5ms);
         bot::turn_result r;
         r.reply = reply_for(msg);
         r.intent = "test_intent";
@@ -181,8 +185,10 @@ class fake_api {
         http::header_list headers;
     };
 
-    explicit fake_api(net::io_context& ioc, std::string default_body = R"({"ok":true,"result":{}})")
-        : default_body_(std::move(default_body)) {
+    // record = false keeps only a count (for long load tests).
+    explicit fake_api(net::io_context& ioc, std::string default_body = R"({"ok":true,"result":{}})",
+                      std::uint16_t port = 0, bool record = true)
+        : default_body_(std::move(default_body)), record_(record) {
         auto routes = std::make_shared<http::router>();
         http::route all;
         all.path = "/";
@@ -193,7 +199,9 @@ class fake_api {
             scripted s;
             {
                 std::lock_guard lock(mu_);
-                calls_.push_back({req.method, req.path, req.body, req.headers});
+                ++count_;
+                if (record_)
+                    calls_.push_back({req.method, req.path, req.body, req.headers});
                 if (!script_.empty()) {
                     s = script_.front();
                     script_.pop_front();
@@ -209,7 +217,7 @@ class fake_api {
         };
         routes->add(std::move(all));
         http::server_config cfg;
-        cfg.port = 0;
+        cfg.port = port;
         server_ = std::make_unique<http::http_server>(ioc.get_executor(), cfg, routes);
         routes_ = routes;
         port_ = server_->start();
@@ -233,12 +241,14 @@ class fake_api {
     }
     std::size_t count() const {
         std::lock_guard lock(mu_);
-        return calls_.size();
+        return count_;
     }
 
   private:
     std::string default_body_;
     mutable std::mutex mu_;
+    bool record_ = true;
+    std::size_t count_ = 0;
     std::vector<call> calls_;
     std::deque<scripted> script_;
     std::shared_ptr<http::router> routes_;

@@ -35,6 +35,9 @@ TEST_CASE("telegram_update: update kinds from the fixtures", "[telegram]") {
     auto group = parse_update(fixture("group_message.json"), err);
     CHECK(group->chat_type == "supergroup");
     CHECK(group->chat_id == -1001987654321LL);
+    CHECK(group->addressed); // a mention
+    CHECK(parse_update(fixture("start_command.json"), err)->addressed);
+    CHECK_FALSE(parse_update(fixture("message_text.json"), err)->addressed);
     auto cb = parse_update(fixture("callback_query.json"), err);
     CHECK(cb->callback_id == "2241987650123456789");
     CHECK(cb->callback_data == "o:hurt");

@@ -225,6 +225,30 @@ TEST_CASE("telegram: group chats are pointed to a private chat", "[telegram]") {
     CHECK(sends[0].json()["chat_id"] == -1001987654321LL);
 }
 
+TEST_CASE("telegram: group chatter that does not address the bot gets no answer", "[telegram]") {
+    telegram_env env;
+    json chatter = json::parse(fixture("group_message.json"));
+    chatter["message"]["text"] = "anyone up for lunch?";
+    chatter["message"].erase("entities");
+    json reply_to_bot = chatter;
+    reply_to_bot["update_id"] = 918273700;
+    reply_to_bot["message"]["reply_to_message"] = {
+        {"message_id", 5},
+        {"from", {{"id", 1}, {"is_bot", true}, {"first_name", "tandem"}}},
+        {"chat", chatter["message"]["chat"]},
+        {"date", 1}};
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        auto a = co_await env.post(chatter.dump());
+        CHECK(a.response.status == 200);
+        auto b = co_await env.post(reply_to_bot.dump());
+        CHECK(b.response.status == 200);
+        co_await env.settle();
+    });
+    CHECK(env.core.turns() == 0);
+    CHECK(env.api.calls_named("sendMessage").size() == 1); // only the reply to the bot
+    CHECK(env.stats->test_event_count("telegram", "group_ignored") == 1);
+}
+
 TEST_CASE("telegram: /start and /forget reach the core as text", "[telegram]") {
     telegram_env env;
     run_test(env.ioc, [&]() -> awaitable<void> {
@@ -446,4 +470,65 @@ TEST_CASE("telegram: a sink outliving its adapter reports failure", "[telegram]"
         ok = co_await sink->deliver(someone, tandem::bot::outbound_message{});
     });
     CHECK_FALSE(ok);
+}
+
+TEST_CASE("telegram: when the queues are full an update gets 503, and its retry is answered",
+          "[telegram]") {
+    telegram_env env([](tg::telegram_config& c) { c.max_pending = 2; });
+    env.core.hold = true;
+    auto update = [&](std::int64_t id) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = id;
+        return u.dump();
+    };
+    int a = 0, b = 0, c = 0, c_again = 0;
+    std::string retry_after;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        a = (co_await env.post(update(1))).response.status;
+        b = (co_await env.post(update(2))).response.status;
+        auto refused = co_await env.post(update(3));
+        c = refused.response.status;
+        retry_after = std::string(refused.response.header("Retry-After"));
+        env.core.hold = false;
+        co_await env.settle();
+        c_again = (co_await env.post(update(3))).response.status; // Telegram's retry
+        co_await env.settle();
+    });
+    CHECK(a == 200);
+    CHECK(b == 200);
+    CHECK(c == 503);
+    CHECK(retry_after == "1");
+    CHECK(c_again == 200);
+    CHECK(env.core.turns() == 3);
+    CHECK(env.api.calls_named("sendMessage").size() == 3);
+    CHECK(env.stats->test_event_count("telegram", "busy") == 1);
+}
+
+TEST_CASE("telegram: a client that sends half an update and stalls is cut off, with no turn",
+          "[telegram]") {
+    telegram_env env;
+    // A second server on the same adapter route, with a short read deadline.
+    auto routes = std::make_shared<http::router>();
+    routes->add(env.adapter->route());
+    http::server_config sc;
+    sc.port = 0;
+    sc.read_timeout = 300ms;
+    http::http_server slow_server(env.ioc.get_executor(), sc, routes);
+    auto port = slow_server.start();
+    auto body = fixture("message_text.json");
+    std::string head = "POST /webhooks/telegram HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\n"
+                       "X-Telegram-Bot-Api-Secret-Token: " +
+                       secret + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+                       body.substr(0, body.size() / 2);
+    std::string raw;
+    auto guard_fired = std::make_shared<bool>(false);
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        raw = co_await raw_exchange(port, head, 30s, guard_fired);
+        co_await env.settle();
+    });
+    CHECK(raw.empty());        // closed without an answer...
+    CHECK_FALSE(*guard_fired); // ...by the server's deadline, not the test's guard
+    CHECK(env.core.turns() == 0);
+    CHECK(env.api.count() == 0);
 }
