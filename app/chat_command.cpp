@@ -36,22 +36,7 @@ class content_watcher {
     }
 
   private:
-    std::string snapshot() const {
-        namespace fs = std::filesystem;
-        std::string s;
-        std::error_code ec;
-        for (const auto& dir : {cfg_.content.intents_dir, cfg_.content.dialogs_dir}) {
-            for (const auto& e : fs::recursive_directory_iterator(cfg_.resolve(dir), ec)) {
-                auto t = fs::last_write_time(e.path(), ec);
-                s += e.path().string() + "@" + std::to_string(t.time_since_epoch().count()) + ";";
-            }
-        }
-        for (const auto& f : {cfg_.content.resources_file, cfg_.content.locales_file}) {
-            auto t = fs::last_write_time(cfg_.resolve(f), ec);
-            s += std::to_string(ec ? 0 : t.time_since_epoch().count()) + ";";
-        }
-        return s;
-    }
+    std::string snapshot() const { return content_stamp(cfg_); }
 
     const bot::config& cfg_;
     std::string stamp_;

@@ -94,4 +94,21 @@ std::optional<runtime> open_runtime(const common_options& opts, bool with_servic
     return rt;
 }
 
+std::string content_stamp(const bot::config& cfg) {
+    namespace fs = std::filesystem;
+    std::string s;
+    std::error_code ec;
+    for (const auto& dir : {cfg.content.intents_dir, cfg.content.dialogs_dir}) {
+        for (const auto& e : fs::recursive_directory_iterator(cfg.resolve(dir), ec)) {
+            auto t = fs::last_write_time(e.path(), ec);
+            s += e.path().string() + "@" + std::to_string(t.time_since_epoch().count()) + ";";
+        }
+    }
+    for (const auto& f : {cfg.content.resources_file, cfg.content.locales_file}) {
+        auto t = fs::last_write_time(cfg.resolve(f), ec);
+        s += std::to_string(ec ? 0 : t.time_since_epoch().count()) + ";";
+    }
+    return s;
+}
+
 } // namespace tandem::app

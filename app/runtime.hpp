@@ -40,4 +40,8 @@ bot::content_paths content_paths_for(const bot::config& cfg);
 // Loads only the config (printing problems); nullopt on any problem.
 std::optional<bot::config> open_config(const common_options& opts);
 
+// A fingerprint of the content files (paths and modification times of intents, dialogs,
+// resources and locales): it changes when an author saves a file. Used by --watch.
+std::string content_stamp(const bot::config& cfg);
+
 } // namespace tandem::app

@@ -1,7 +1,8 @@
 // `tandem serve`: the HTTP server with the Telegram and Discord webhooks, health, readiness
 // and metrics. Wires config and secrets to the adapters; the adapters do the work.
 // Signals: SIGINT/SIGTERM drain and exit 0; SIGHUP reloads the content (validated first;
-// on any problem the running content stays and the problems are logged).
+// on any problem the running content stays and the problems are logged). With --watch the
+// same reload runs when a content file is saved.
 #include "app/commands.hpp"
 #include "app/runtime.hpp"
 
@@ -25,6 +26,7 @@
 #include <csignal>
 #include <functional>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 namespace tandem::app {
@@ -39,7 +41,7 @@ using adapters::awaitable;
 namespace {
 
 void print_serve_usage(std::ostream& out) {
-    out << "usage: tandem serve [--config FILE] [--data DIR] [--listen HOST:PORT]\n";
+    out << "usage: tandem serve [--config FILE] [--data DIR] [--listen HOST:PORT] [--watch]\n";
 }
 
 // /healthz, /readyz and /metrics.
@@ -154,6 +156,33 @@ awaitable<void> shut_down(server_parts& p) {
     p.ioc.stop();
 }
 
+// --watch: once a second, on the helper pool, compare the content files' fingerprint and
+// reload (validated, as for SIGHUP) when it changed. Ends with the I/O context.
+awaitable<void> watch_content(server_parts& p, std::string initial_stamp) {
+    struct watch_state {
+        std::mutex m;
+        std::string stamp;
+    };
+    auto st = std::make_shared<watch_state>();
+    st->stamp = std::move(initial_stamp);
+    net::steady_timer timer(co_await net::this_coro::executor);
+    while (p.ready->load()) {
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+        if (ec)
+            co_return;
+        net::post(p.helper, [&p, st] {
+            std::lock_guard lock(st->m);
+            auto now = content_stamp(p.rt.cfg);
+            if (now == st->stamp)
+                return;
+            st->stamp = std::move(now);
+            bot::log::info("content.changed", {});
+            reload_content(p.rt);
+        });
+    }
+}
+
 void on_signal(server_parts& p, net::signal_set& signals) {
     signals.async_wait([&p, &signals](const boost::system::error_code& ec, int sig) {
         if (ec)
@@ -184,8 +213,11 @@ int cmd_serve(args_t args) {
         return 2;
     }
     std::optional<std::string> listen;
+    bool watch = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--listen" && i + 1 < args.size()) {
+        if (args[i] == "--watch") {
+            watch = true;
+        } else if (args[i] == "--listen" && i + 1 < args.size()) {
             listen = args[++i];
         } else if (args[i].rfind("--listen=", 0) == 0) {
             listen = args[i].substr(9);
@@ -280,6 +312,8 @@ int cmd_serve(args_t args) {
     }
     add_operational_routes(*routes, stats, ready);
 
+    // Taken before the server listens, so no edit made after startup can go unseen.
+    std::string stamp = watch ? content_stamp(rt->cfg) : std::string();
     http::http_server server(ex, server_cfg, routes, stats);
     try {
         server.start();
@@ -295,6 +329,13 @@ int cmd_serve(args_t args) {
     net::signal_set reload_signal(ioc, SIGHUP);
     on_signal(parts, stop_signals);
     on_signal(parts, reload_signal);
+    if (watch) {
+        bot::log::info("content.watching", {});
+        net::co_spawn(ioc, watch_content(parts, std::move(stamp)), [](std::exception_ptr e) {
+            if (e)
+                bot::log::error("content.watch_failed", {});
+        });
+    }
 
     std::vector<std::thread> extra;
     for (int i = 1; i < server_cfg.threads; ++i)

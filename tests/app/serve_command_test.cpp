@@ -99,11 +99,12 @@ awaitable<std::optional<int>> wait_exit(child_process& p, std::chrono::milliseco
     co_return code;
 }
 
-std::unique_ptr<child_process> start_serve(const serve_folder& f, std::vector<std::string> env) {
-    return std::make_unique<child_process>(std::vector<std::string>{tandem_bin(), "serve",
-                                                                    "--config", f.config,
-                                                                    "--listen", "127.0.0.1:0"},
-                                           env, platform_vars, f.path("serve.log").string());
+std::unique_ptr<child_process> start_serve(const serve_folder& f, std::vector<std::string> env,
+                                           std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{tandem_bin(), "serve",    "--config",
+                                  f.config,     "--listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<child_process>(argv, env, platform_vars, f.path("serve.log").string());
 }
 
 std::string telegram_update(std::int64_t id, const std::string& text) {
@@ -278,6 +279,47 @@ TEST_CASE("serve: SIGHUP reloads valid content and keeps the running content on 
     CHECK(after_broken.find("HELLO") != std::string::npos); // the old content kept serving
     CHECK(after_fixed.find("HOWDY") != std::string::npos);
     CHECK(serve->log().find("greeting.json") != std::string::npos); // the problem is named
+    REQUIRE(exit_code);
+    CHECK(*exit_code == 0);
+}
+
+TEST_CASE("serve --watch: a saved content file is reloaded, a broken one is refused",
+          "[serve][e2e]") {
+    serve_folder folder;
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto serve = start_serve(folder, telegram_env(api), {"--watch"});
+    auto greeting = folder.path("content/dialogs/greeting.json");
+    std::string original;
+    {
+        std::ifstream in(greeting);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        original = ss.str();
+    }
+    std::string after_broken, after_fixed;
+    std::optional<int> exit_code;
+    bool failed = false, reloaded = false;
+    run_test(ioc, [&]() -> awaitable<void> {
+        auto port = co_await wait_listening(*serve);
+        std::ofstream(greeting) << "{ \"schema_version\": 1, \"start\": "; // broken JSON
+        failed = co_await eventually(
+            [&] { return count_events(*serve, "content.reload_failed") >= 1; }, 30s);
+        after_broken = co_await telegram_turn(ioc, api, port, 401, "/start");
+        std::string howdy = original;
+        for (std::size_t p; (p = howdy.find("HELLO")) != std::string::npos;)
+            howdy.replace(p, 5, "HOWDY");
+        std::ofstream(greeting) << howdy;
+        reloaded =
+            co_await eventually([&] { return count_events(*serve, "content.reloaded") >= 1; }, 30s);
+        after_fixed = co_await telegram_turn(ioc, api, port, 402, "/start");
+        serve->signal(SIGTERM);
+        exit_code = co_await wait_exit(*serve, 30s);
+    });
+    CHECK(failed);
+    CHECK(reloaded);
+    CHECK(after_broken.find("HELLO") != std::string::npos); // the old content kept serving
+    CHECK(after_fixed.find("HOWDY") != std::string::npos);
     REQUIRE(exit_code);
     CHECK(*exit_code == 0);
 }
