@@ -422,6 +422,8 @@ double bench_bare_store(const std::function<std::shared_ptr<bot::conversation_st
 struct conc_point {
     int clients = 0;
     double tps = 0, p50 = 0, p99 = 0;
+    double batch = 0; // saves per commit (group commit), 0 when the store does not count
+    int threads_label = 0;
 };
 
 net::awaitable<void> client(bot::bot_service& svc, const std::vector<std::string>& corpus, int id,
@@ -445,14 +447,15 @@ net::awaitable<void> client(bot::bot_service& svc, const std::vector<std::string
 std::vector<conc_point>
 bench_concurrency(std::shared_ptr<const bot::content> c,
                   const std::function<std::shared_ptr<bot::conversation_store>(int)>& make,
-                  const std::vector<std::string>& corpus, const options& o) {
+                  const std::vector<std::string>& corpus, const options& o,
+                  const std::vector<int>& levels, int threads) {
     std::vector<conc_point> out;
-    for (int clients : o.concurrency) {
-        std::vector<double> tps_runs, p50_runs, p99_runs;
+    for (int clients : levels) {
+        std::vector<double> tps_runs, p50_runs, p99_runs, batch_runs;
         for (int run = 0; run < o.runs; ++run) {
             auto store = make(1000 + clients * 10 + run);
             bot::config cfg;
-            cfg.core.threads = o.threads;
+            cfg.core.threads = threads;
             bot::bot_service svc(c, store, cfg);
             net::io_context ioc;
             std::size_t per_client =
@@ -471,8 +474,13 @@ bench_concurrency(std::shared_ptr<const bot::content> c,
             tps_runs.push_back(static_cast<double>(all.size()) / elapsed);
             p50_runs.push_back(percentile(all, 50));
             p99_runs.push_back(percentile(all, 99));
+            auto st = store->stats();
+            batch_runs.push_back(st.commits ? static_cast<double>(st.writes) /
+                                                  static_cast<double>(st.commits)
+                                            : 0.0);
         }
-        out.push_back({clients, median(tps_runs), median(p50_runs), median(p99_runs)});
+        out.push_back({clients, median(tps_runs), median(p50_runs), median(p99_runs),
+                       median(batch_runs), threads});
     }
     return out;
 }
@@ -717,8 +725,16 @@ int main(int argc, char** argv) {
     double bare_sql = bench_bare_store(sqlite_maker(false), state_bytes, o);
     double bare_full = bench_bare_store(sqlite_maker(true), state_bytes, o);
     std::cerr << "tandem_bench: concurrency...\n";
-    auto conc_mem = bench_concurrency(content, memory_maker, corpus, o);
-    auto conc_sql = bench_concurrency(content, sqlite_maker(false), corpus, o);
+    auto conc_mem = bench_concurrency(content, memory_maker, corpus, o, o.concurrency, o.threads);
+    auto conc_sql =
+        bench_concurrency(content, sqlite_maker(false), corpus, o, o.concurrency, o.threads);
+    // Group commit: with fsync per commit, turns waiting for the disk let other turns join
+    // their commit. More worker threads than cores make room for that.
+    int busy = o.concurrency.back();
+    std::vector<conc_point> full_by_threads;
+    for (int th : {o.threads, 8, 32})
+        full_by_threads.push_back(
+            bench_concurrency(content, sqlite_maker(true), corpus, o, {busy}, th).front());
     std::cerr << "tandem_bench: memory...\n";
     auto mem = measure_memory(chosen.paths, "memory", data.string(), o.held, corpus);
     auto mem_sql = measure_memory(chosen.paths, "sqlite", data.string(), o.held, corpus);
@@ -798,13 +814,25 @@ int main(int argc, char** argv) {
 
     md << "Through the asynchronous service (`bot_service`, " << o.threads
        << " worker threads), N clients each sending one turn at a time:\n\n";
-    md << "| clients | in-memory turns/s | p50 | p99 | SQLite turns/s | p50 | p99 |\n";
-    md << "|---|---|---|---|---|---|---|\n";
+    md << "| clients | in-memory turns/s | p50 | p99 | SQLite turns/s | p50 | p99 | saves per "
+          "commit "
+          "|\n";
+    md << "|---|---|---|---|---|---|---|---|\n";
     for (std::size_t i = 0; i < conc_mem.size(); ++i)
         md << "| " << conc_mem[i].clients << " | " << fmt(conc_mem[i].tps) << " | "
            << fmt_us(conc_mem[i].p50) << " | " << fmt_us(conc_mem[i].p99) << " | "
            << fmt(conc_sql[i].tps) << " | " << fmt_us(conc_sql[i].p50) << " | "
-           << fmt_us(conc_sql[i].p99) << " |\n";
+           << fmt_us(conc_sql[i].p99) << " | " << fmt(conc_sql[i].batch, 2) << " |\n";
+    md << "\n";
+    md << "Group commit with an fsync per commit (SQLite synchronous=FULL), " << busy
+       << " clients, by worker threads (`core.threads`):\n\n";
+    md << "| worker threads | turns/s | p50 | p99 | saves per commit | vs " << o.threads
+       << " threads |\n";
+    md << "|---|---|---|---|---|---|\n";
+    for (const auto& p : full_by_threads)
+        md << "| " << p.threads_label << " | " << fmt(p.tps) << " | " << fmt_us(p.p50) << " | "
+           << fmt_us(p.p99) << " | " << fmt(p.batch, 2) << " | "
+           << fmt(p.tps / full_by_threads.front().tps, 2) << "× |\n";
     md << "\n";
 
     std::cout << md.str();
