@@ -66,9 +66,11 @@ struct bot_service::impl {
     }
 
     net::awaitable<void> sweeper() {
-        for (;;) {
+        while (!stopped) {
             sweep_timer.expires_after(sweep_every);
             co_await sweep_timer.async_wait(net::use_awaitable);
+            if (stopped)
+                co_return;
             std::size_t n = 0;
             try {
                 n = processor.sweep(unix_now());
@@ -81,6 +83,9 @@ struct bot_service::impl {
     }
 
     net::thread_pool pool;
+    // The sweeper, the check-in loop and stop()'s cancel all run on this strand: timers are
+    // not thread-safe, and a cancel must not slip in between a loop's check and its wait.
+    net::strand<net::thread_pool::executor_type> timer_strand{net::make_strand(pool)};
     turn_processor processor;
     std::chrono::seconds sweep_every;
     net::steady_timer sweep_timer;
@@ -97,7 +102,7 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
                          const config& cfg, std::shared_ptr<checkin_store> checkins)
     : impl_(std::make_unique<impl>(std::move(c), std::move(s), cfg, std::move(checkins))) {
     if (impl_->checkins)
-        net::co_spawn(impl_->pool, checkin_loop(this), [](std::exception_ptr e) {
+        net::co_spawn(impl_->timer_strand, checkin_loop(this), [](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -109,7 +114,7 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
                 log::error("checkins_stopped", {{"error", ex.what()}});
             }
         });
-    net::co_spawn(impl_->pool, impl_->sweeper(), [](std::exception_ptr e) {
+    net::co_spawn(impl_->timer_strand, impl_->sweeper(), [](std::exception_ptr e) {
         if (!e)
             return;
         try {
@@ -145,9 +150,11 @@ net::awaitable<bool> bot_service::forget(conversation_ref ref) {
 
 net::awaitable<void> bot_service::checkin_loop(bot_service* self) {
     auto& im = *self->impl_;
-    for (;;) {
+    while (!im.stopped) {
         im.checkin_timer.expires_after(im.checkin_every);
         co_await im.checkin_timer.async_wait(net::use_awaitable);
+        if (im.stopped)
+            co_return;
         try {
             co_await self->send_due_checkins(unix_now());
         } catch (const std::exception& e) {
@@ -208,7 +215,9 @@ std::size_t bot_service::sweep_expired() {
 void bot_service::stop() {
     if (impl_->stopped.exchange(true))
         return;
-    net::post(impl_->pool, [this] {
+    // On the timers' strand: a loop is either waiting (and the cancel wakes it) or running
+    // (and it sees `stopped` before it waits again).
+    net::post(impl_->timer_strand, [this] {
         impl_->sweep_timer.cancel();
         impl_->checkin_timer.cancel();
     });
