@@ -76,11 +76,13 @@ int cmd_chat(args_t args) {
         } else if ((args[i] == "--record" || args[i] == "--conversation") && i + 1 < args.size()) {
             (args[i] == "--record" ? opts.record_file : opts.conversation_id) = args[i + 1];
             ++i;
+        } else if (args[i] == "--language" && i + 1 < args.size()) {
+            opts.language = args[++i];
         } else {
             std::cerr
                 << "tandem chat: unknown option \"" << args[i]
                 << "\"\nusage: tandem chat [--json] [--watch] [--record FILE] [--conversation ID] "
-                   "[--config FILE] [--data DIR]\n";
+                   "[--language CODE] [--config FILE] [--data DIR]\n";
             return 2;
         }
     }

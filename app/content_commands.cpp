@@ -74,6 +74,38 @@ std::shared_ptr<const bot::content> load_for_tool(const common_options& common,
     return c;
 }
 
+// Takes "--language CODE" out of args (the default language when absent).
+bool parse_language(args_t& args, std::string& language, std::string& err) {
+    args_t rest;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] != "--language") {
+            rest.push_back(args[i]);
+            continue;
+        }
+        if (i + 1 >= args.size()) {
+            err = "--language needs a language code, e.g. es";
+            return false;
+        }
+        language = args[++i];
+    }
+    args = std::move(rest);
+    return true;
+}
+
+// The content a tool classifies with: the default language, or the pack for --language.
+const bot::content* content_for_language(const bot::content& c, const std::string& language,
+                                         const char* cmd) {
+    if (language.empty())
+        return &c;
+    auto code = c.locale_for(language);
+    if (!code || (*code != c.locale() && &c.for_locale(*code) == &c)) {
+        std::cerr << "tandem " << cmd << ": no language \"" << language
+                  << "\" (config/locales.json lists the languages)\n";
+        return nullptr;
+    }
+    return &c.for_locale(*code);
+}
+
 std::string json_line(const nlohmann::json& j) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -141,15 +173,20 @@ int cmd_classify(args_t args) {
     common_options common;
     content_overrides o;
     std::string err;
-    if (!parse_common(args, common, err) || !parse_overrides(args, o, err) || !args.empty()) {
+    std::string language;
+    if (!parse_common(args, common, err) || !parse_overrides(args, o, err) ||
+        !parse_language(args, language, err) || !args.empty()) {
         std::cerr << "tandem classify: " << (err.empty() ? "unknown option " + args[0] : err)
-                  << "\nusage: tandem classify [--config FILE] < messages.txt\n";
+                  << "\nusage: tandem classify [--language CODE] [--config FILE] < messages.txt\n";
         return 2;
     }
     bot::diagnostics diags;
-    auto c = load_for_tool(common, o, false, diags);
-    if (!c)
+    auto all = load_for_tool(common, o, false, diags);
+    if (!all)
         return 1;
+    const auto* c = content_for_language(*all, language, "classify");
+    if (!c)
+        return 2;
     std::string line;
     while (std::getline(std::cin, line)) {
         if (!line.empty() && line.back() == '\r')
@@ -170,7 +207,9 @@ int cmd_eval(args_t args) {
     common_options common;
     content_overrides o;
     std::string err;
-    if (!parse_common(args, common, err) || !parse_overrides(args, o, err)) {
+    std::string language;
+    if (!parse_common(args, common, err) || !parse_overrides(args, o, err) ||
+        !parse_language(args, language, err)) {
         std::cerr << "tandem eval: " << err << "\n";
         return 2;
     }
@@ -216,8 +255,8 @@ int cmd_eval(args_t args) {
         }
     }
     if (file.empty()) {
-        std::cerr << "usage: tandem eval FILE.jsonl [--min-accuracy X] [--min-safety-recall X] "
-                     "[--max-safety-false-positives N] [--quiet]\n";
+        std::cerr << "usage: tandem eval FILE.jsonl [--language CODE] [--min-accuracy X] "
+                     "[--min-safety-recall X] [--max-safety-false-positives N] [--quiet]\n";
         return 2;
     }
     std::ifstream in(file);
@@ -226,9 +265,12 @@ int cmd_eval(args_t args) {
         return 2;
     }
     bot::diagnostics diags;
-    auto c = load_for_tool(common, o, false, diags);
-    if (!c)
+    auto all = load_for_tool(common, o, false, diags);
+    if (!all)
         return 1;
+    const auto* c = content_for_language(*all, language, "eval");
+    if (!c)
+        return 2;
 
     struct row {
         std::string text, want, got, intent;
@@ -280,7 +322,7 @@ int cmd_eval(args_t args) {
     double acc = static_cast<double>(correct) / static_cast<double>(rows.size());
     double srec =
         safety_total ? static_cast<double>(safety_hit) / static_cast<double>(safety_total) : 1.0;
-    std::printf("tandem eval %s\n", file.c_str());
+    std::printf("tandem eval %s (language: %s)\n", file.c_str(), c->locale().c_str());
     std::printf("lines: %zu  correct: %zu  accuracy: %.4f\n", rows.size(), correct, acc);
     std::printf("safety recall: %.4f (%zu/%zu)  safety false positives: %zu\n\n", srec, safety_hit,
                 safety_total, safety_fp);

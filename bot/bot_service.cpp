@@ -49,13 +49,14 @@ struct bot_service::impl {
     impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s, const config& cfg,
          std::shared_ptr<checkin_store> ck)
         : pool(static_cast<std::size_t>(std::max(1, cfg.core.threads))),
+          timers(net::make_strand(pool.get_executor())),
           processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text, ck),
           sweep_every(
               std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
-          sweep_timer(pool), checkins(std::move(ck)),
+          sweep_timer(timers), checkins(std::move(ck)),
           checkin_every(
               std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.checkin_poll_seconds))),
-          checkin_timer(pool) {
+          checkin_timer(timers) {
         int n = std::max(1, cfg.core.strands);
         for (int i = 0; i < n; ++i)
             strands.push_back(net::make_strand(pool.get_executor()));
@@ -66,11 +67,11 @@ struct bot_service::impl {
     }
 
     net::awaitable<void> sweeper() {
-        while (!stopped) {
-            sweep_timer.expires_after(sweep_every);
-            co_await sweep_timer.async_wait(net::use_awaitable);
+        for (;;) {
             if (stopped)
                 co_return;
+            sweep_timer.expires_after(sweep_every);
+            co_await sweep_timer.async_wait(net::use_awaitable);
             std::size_t n = 0;
             try {
                 n = processor.sweep(unix_now());
@@ -83,9 +84,9 @@ struct bot_service::impl {
     }
 
     net::thread_pool pool;
-    // The sweeper, the check-in loop and stop()'s cancel all run on this strand: timers are
-    // not thread-safe, and a cancel must not slip in between a loop's check and its wait.
-    net::strand<net::thread_pool::executor_type> timer_strand{net::make_strand(pool)};
+    // The sweeper and the check-in loop run here, and stop() cancels their timers here, so
+    // a stop can never slip in between a loop's check of `stopped` and its wait.
+    net::strand<net::thread_pool::executor_type> timers;
     turn_processor processor;
     std::chrono::seconds sweep_every;
     net::steady_timer sweep_timer;
@@ -102,7 +103,7 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
                          const config& cfg, std::shared_ptr<checkin_store> checkins)
     : impl_(std::make_unique<impl>(std::move(c), std::move(s), cfg, std::move(checkins))) {
     if (impl_->checkins)
-        net::co_spawn(impl_->timer_strand, checkin_loop(this), [](std::exception_ptr e) {
+        net::co_spawn(impl_->timers, checkin_loop(this), [](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -114,7 +115,7 @@ bot_service::bot_service(std::shared_ptr<const content> c, std::shared_ptr<conve
                 log::error("checkins_stopped", {{"error", ex.what()}});
             }
         });
-    net::co_spawn(impl_->timer_strand, impl_->sweeper(), [](std::exception_ptr e) {
+    net::co_spawn(impl_->timers, impl_->sweeper(), [](std::exception_ptr e) {
         if (!e)
             return;
         try {
@@ -150,11 +151,11 @@ net::awaitable<bool> bot_service::forget(conversation_ref ref) {
 
 net::awaitable<void> bot_service::checkin_loop(bot_service* self) {
     auto& im = *self->impl_;
-    while (!im.stopped) {
-        im.checkin_timer.expires_after(im.checkin_every);
-        co_await im.checkin_timer.async_wait(net::use_awaitable);
+    for (;;) {
         if (im.stopped)
             co_return;
+        im.checkin_timer.expires_after(im.checkin_every);
+        co_await im.checkin_timer.async_wait(net::use_awaitable);
         try {
             co_await self->send_due_checkins(unix_now());
         } catch (const std::exception& e) {
@@ -215,9 +216,7 @@ std::size_t bot_service::sweep_expired() {
 void bot_service::stop() {
     if (impl_->stopped.exchange(true))
         return;
-    // On the timers' strand: a loop is either waiting (and the cancel wakes it) or running
-    // (and it sees `stopped` before it waits again).
-    net::post(impl_->timer_strand, [this] {
+    net::post(impl_->timers, [this] {
         impl_->sweep_timer.cancel();
         impl_->checkin_timer.cancel();
     });

@@ -1,4 +1,5 @@
 #include "bot/content.hpp"
+#include "bot/reflection.hpp"
 
 #include "bot/json_reader.hpp"
 #include "bot/normalizer.hpp"
@@ -202,7 +203,7 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
     for (auto& [code, src] : pack_sources) {
         // The default files' problems were reported once already; report only new ones.
         diagnostics pack_diags;
-        auto p = build(std::move(src), res, code, fp, pack_diags);
+        auto p = build(std::move(src), res.localized(code), code, fp, pack_diags);
         std::set<std::string> seen;
         for (const auto& d : diags.items())
             seen.insert(d.file + d.pointer + d.code + d.message);
@@ -282,9 +283,11 @@ struct dialog_checker {
             std::string slot = f;
             if (auto bar = f.find('|'); bar != std::string::npos) {
                 slot = f.substr(0, bar);
-                if (f.substr(bar + 1) != "reflect") {
+                std::string probe = "x";
+                if (!apply_filters(probe, f.substr(bar + 1))) {
                     diags.add(d.file, ptr, "template.bad",
-                              "unknown filter in {" + f + "} (only |reflect)");
+                              "unknown filter in {" + f +
+                                  "} (filters: reflect, address, strip:PHRASE)");
                     continue;
                 }
             }

@@ -138,7 +138,11 @@ class engine {
             if (auto code = c_.resources().region_for(normalize(it->second)))
                 s_.region = *code;
 
-        const bool safety = cls.safety.has_value();
+        // A tier-C intent ranked below the topic band is a net for messages nothing else
+        // understood; at a free-text question the answer is understood, so it stays quiet.
+        const bool safety_net = cls.safety && cls.safety->tier == "C" && !cls.ranked.empty() &&
+                                cls.ranked.front().priority < 50;
+        const bool safety = cls.safety.has_value() && !(safety_net && capturing());
         if (!s_.welcomed && !safety && cls.topic != "forget_me") {
             s_.welcomed = true;
             if (const auto* w = c_.dialog("welcome")) {
@@ -171,7 +175,11 @@ class engine {
                 start(*d, false, &cls);
             return;
         }
-        if (cls.topic == "help") {
+        if (cls.topic == "help" &&
+            (cls.intent == "help" || cls.captures.count("language") || !capturing())) {
+            // At a free-text question the answer is the user's words ("you never help"
+            // quoted from a fight); only a plain call for help, or for another language,
+            // interrupts it.
             const auto* d = c_.dialog_for(cls.intent, cls.topic);
             s_.pending_switch.clear();
             if (d && (s_.stack.empty() || s_.stack.back().dialog != d->id)) {
@@ -205,6 +213,14 @@ class engine {
     outbound_message& reply_;
     const turn_input& in_;
     std::set<std::string> shown_resources_;
+
+    bool capturing() const {
+        if (s_.stack.empty())
+            return false;
+        const auto* d = c_.dialog(s_.stack.back().dialog);
+        const auto* n = d ? d->node(s_.stack.back().node) : nullptr;
+        return n && n->capture;
+    }
 
     std::string region() const {
         if (!s_.region.empty())
@@ -283,15 +299,17 @@ class engine {
             return trend(field.substr(7));
         if (!f)
             return "";
-        bool refl = false;
+        std::string filters;
         if (auto bar = field.find('|'); bar != std::string::npos) {
-            refl = field.substr(bar + 1) == "reflect";
+            filters = field.substr(bar + 1);
             field = field.substr(0, bar);
         }
         auto it = f->slots.find(field);
         if (it == f->slots.end())
             return "";
-        return refl ? reflect(it->second) : trim_fragment(it->second);
+        std::string value = trim_fragment(it->second);
+        apply_filters(value, filters); // validated at load time
+        return value;
     }
 
     void say(std::string text) {

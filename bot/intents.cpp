@@ -7,6 +7,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <regex>
 
@@ -161,6 +162,7 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
                 r.error("", "schema.missing", "missing required field \"priority\"");
             d.priority = static_cast<int>(pr.value_or(50));
             d.description = r.string_or("description", "");
+            d.topic_from_content = r.boolean_or("topic_from_content", false);
             load_patterns(r, "patterns", true, d.patterns, true);
             std::vector<intent_pattern> ex;
             load_patterns(r, "exclude", false, ex, false);
@@ -343,9 +345,21 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
     c.intent = win.id;
     c.topic = win.topic;
     c.safety = win.safety;
+    if (win.topic_from_content) {
+        static const std::array<std::string_view, 4> relationship = {
+            "feeling_smothered", "feeling_distant", "wanting_to_apologize", "conflict"};
+        for (std::size_t k = 1; k < tallies.size(); ++k) {
+            const auto& other = intents_[tallies[k].intent];
+            if (!other.topic_from_content && std::find(relationship.begin(), relationship.end(),
+                                                       other.topic) != relationship.end()) {
+                c.topic = other.topic;
+                break;
+            }
+        }
+    }
     int s1 = tallies.front().score, s2 = 0;
     for (std::size_t k = 1; k < tallies.size(); ++k) {
-        if (intents_[tallies[k].intent].topic != win.topic) {
+        if (intents_[tallies[k].intent].topic != c.topic) {
             s2 = tallies[k].score;
             break;
         }

@@ -42,6 +42,9 @@ struct intent_def {
     std::string file;    // where it was defined
     std::string pointer; // JSON pointer of the intent in the file
     int priority = 50;
+    // A question form ("is it normal that...", "how do I ask for..."): its dialog runs,
+    // but the message's topic is the best-ranked relationship topic that also matched.
+    bool topic_from_content = false;
     std::vector<intent_pattern> patterns;
     std::vector<std::string> excludes;
     std::vector<std::string> examples;

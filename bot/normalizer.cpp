@@ -74,7 +74,6 @@ constexpr expansion expansions[] = {
     {"cuz", "because"},
     {"coz", "because"},
     {"cus", "because"},
-    {"ya", "you"},
     {"yr", "your"},
     {"b4", "before"},
     {"gonna", "going to"},

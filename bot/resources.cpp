@@ -7,6 +7,34 @@
 
 namespace tandem::bot {
 
+namespace {
+
+// {"es": {"label": "...", "note": "..."}}: only the given keys, each a string.
+std::map<std::string, std::map<std::string, std::string>>
+read_translations(json_reader& r, const std::string& key, const std::vector<std::string>& fields,
+                  diagnostics& diags, const std::string& path, const std::string& ptr) {
+    std::map<std::string, std::map<std::string, std::string>> out;
+    const auto* t = r.get(key);
+    if (!t)
+        return out;
+    if (!t->is_object()) {
+        r.error(key, "schema.type", "expected an object of language code: {...}");
+        return out;
+    }
+    for (const auto& [lang, v] : t->items()) {
+        json_reader lr(v, path, ptr + "/" + key + "/" + pointer_token(lang), diags);
+        if (!lr.ok())
+            continue;
+        for (const auto& f : fields)
+            if (lr.has(f))
+                out[lang][f] = lr.string_or(f, "");
+        lr.finish();
+    }
+    return out;
+}
+
+} // namespace
+
 const std::vector<std::string>& resource_set::categories() {
     static const std::vector<std::string> c = {
         "emergency",           "suicide_crisis",      "domestic_abuse",
@@ -26,6 +54,20 @@ std::optional<resource_set> resource_set::load(const std::string& path, diagnost
     r.integer("schema_version", 1, 1, true);
     rs.default_region_ = r.string_or("default_region", "INTL");
     const auto* regions = r.get("regions", true);
+    for (const auto& [lang, w] : read_translations(
+             r, "languages", {"call", "text", "tty", "email", "emergency"}, diags, path, "")) {
+        resource_words rw;
+        auto take = [&w](const char* k, std::string& dst) {
+            if (auto it = w.find(k); it != w.end())
+                dst = it->second;
+        };
+        take("call", rw.call);
+        take("text", rw.text);
+        take("tty", rw.tty);
+        take("email", rw.email);
+        take("emergency", rw.emergency);
+        rs.languages_[lang] = rw;
+    }
     r.finish();
     if (!regions)
         return std::nullopt;
@@ -44,6 +86,8 @@ std::optional<resource_set> resource_set::load(const std::string& path, diagnost
         reg.name = rr.string_or("name", code);
         for (auto& a : rr.string_list("aliases"))
             reg.aliases.push_back(normalize(a));
+        for (auto& [lang, t] : read_translations(rr, "translations", {"name"}, diags, path, rp))
+            reg.names[lang] = t["name"];
         const auto* res = rr.get("resources", true);
         rr.finish();
         if (res && !res->is_object()) {
@@ -82,6 +126,8 @@ std::optional<resource_set> resource_set::load(const std::string& path, diagnost
                              "every entry says whether a person verified it: \"verified\": "
                              "true or false");
                 e.verified = er.boolean_or("verified", false);
+                e.translations =
+                    read_translations(er, "translations", {"label", "note"}, diags, path, ep);
                 er.finish();
                 reg.resources[cat] = e;
             }
@@ -132,17 +178,17 @@ const resource_entry* resource_set::find(const std::string& category,
 }
 
 namespace {
-std::string render_entry(const resource_entry& e) {
+std::string render_entry(const resource_entry& e, const resource_words& w) {
     std::string s = "- " + e.label;
     std::vector<std::string> ways;
     if (!e.call.empty())
-        ways.push_back("call " + e.call);
+        ways.push_back(w.call + " " + e.call);
     if (!e.text.empty())
-        ways.push_back("text " + e.text);
+        ways.push_back(w.text + " " + e.text);
     if (!e.tty.empty())
-        ways.push_back("TTY " + e.tty);
+        ways.push_back(w.tty + " " + e.tty);
     if (!e.email.empty())
-        ways.push_back("email " + e.email);
+        ways.push_back(w.email + " " + e.email);
     if (!e.url.empty())
         ways.push_back(e.url);
     for (std::size_t i = 0; i < ways.size(); ++i)
@@ -155,17 +201,37 @@ std::string render_entry(const resource_entry& e) {
 
 std::string resource_set::render(const std::string& category, const std::string& region) const {
     if (const auto* e = find(category, region))
-        return render_entry(*e);
+        return render_entry(*e, words_);
     if (const auto* d = find("directory", region))
-        return render_entry(*d);
+        return render_entry(*d, words_);
     return "";
 }
 
 std::string resource_set::emergency(const std::string& region) const {
     const auto* e = find("emergency", region);
     if (!e)
-        return "your local emergency number";
+        return words_.emergency;
     return e->call.empty() ? e->label : e->call;
+}
+
+resource_set resource_set::localized(const std::string& language) const {
+    resource_set out = *this;
+    if (auto it = languages_.find(language); it != languages_.end())
+        out.words_ = it->second;
+    for (auto& [code, reg] : out.regions_) {
+        if (auto n = reg.names.find(language); n != reg.names.end() && !n->second.empty())
+            reg.name = n->second;
+        for (auto& [cat, e] : reg.resources) {
+            auto t = e.translations.find(language);
+            if (t == e.translations.end())
+                continue;
+            if (auto l = t->second.find("label"); l != t->second.end() && !l->second.empty())
+                e.label = l->second;
+            if (auto n = t->second.find("note"); n != t->second.end() && !n->second.empty())
+                e.note = n->second;
+        }
+    }
+    return out;
 }
 
 std::vector<std::string> resource_set::unverified() const {

@@ -11,6 +11,16 @@
 
 namespace tandem::bot {
 
+namespace {
+
+// A tier A or B safety intent, or a tier C one ranked in the safety band (not the low net
+// that only speaks when nothing else understood the message).
+bool is_safety_signal(const classification& r) {
+    return r.safety.has_value() && !r.ranked.empty() && r.ranked.front().priority >= 100;
+}
+
+} // namespace
+
 turn_processor::turn_processor(std::shared_ptr<const content> c,
                                std::shared_ptr<conversation_store> store, conversation_config cfg,
                                bool log_text, std::shared_ptr<checkin_store> checkins)
@@ -147,6 +157,23 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                         if (r.matched()) {
                             state.locale = code;
                             lc = &pack;
+                            in.understood = std::move(r);
+                            break;
+                        }
+                    }
+                // Safety is understood in every language: when another language reads the
+                // message as a safety signal that this one missed ("me quiero morir" in an
+                // English conversation, "he hit me" in a Spanish one), that reading wins and
+                // the answer comes in the language the person just wrote in.
+                if (!is_safety_signal(in.understood))
+                    for (const auto& [code, _] : c->locales()) {
+                        const auto& other = c->for_locale(code);
+                        if (&other == lc)
+                            continue;
+                        auto r = other.matcher().classify(in.text);
+                        if (is_safety_signal(r)) {
+                            state.locale = &other == c.get() ? "" : code;
+                            lc = &other;
                             in.understood = std::move(r);
                             break;
                         }

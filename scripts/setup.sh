@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever tandem needs that is missing (Debian bookworm packages only).
 # Idempotent: does nothing when everything is present. Run as root (or with sudo).
+# Also installs the browser tests' npm packages (tests/browser, pinned by package-lock.json).
 set -euo pipefail
 
 packages=(
@@ -27,12 +28,28 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]} == 0)); then
-  exit 0
+# Node.js and npm (the browser tests): Debian's, unless some Node.js is already there.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ((${#missing[@]} > 0)); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup: installing ${missing[*]}" >&2
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# npm packages of the browser tests, exactly as package-lock.json pins them. Skipped when
+# node_modules already matches the lock file. playwright-core never downloads a browser:
+# the tests use Debian's chromium.
+browser="$here/../tests/browser"
+if [[ -f "$browser/package-lock.json" ]]; then
+  stamp="$browser/node_modules/.tandem-lock.sha256"
+  want=$(sha256sum "$browser/package-lock.json" | cut -d' ' -f1)
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "setup: npm ci in tests/browser" >&2
+    (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" >"$stamp"
+  fi
+fi

@@ -89,6 +89,8 @@ int run_console(bot::turn_service& service, std::istream& in, std::ostream& out,
     std::ostringstream transcript;
     if (!opts.record_file.empty())
         transcript << "# Recorded with `tandem chat --record`. Keep the assertions that matter.\n";
+    if (!opts.record_file.empty() && !opts.language.empty())
+        transcript << "@language " << opts.language << "\n";
     if (opts.interactive && !opts.json)
         out << "tandem: type a message and press Enter. Pick an option by its number. "
                "/quit to leave.\n";
@@ -102,6 +104,7 @@ int run_console(bot::turn_service& service, std::istream& in, std::ostream& out,
         msg.channel = "console";
         msg.conversation_id = opts.conversation_id;
         msg.user_id = opts.conversation_id;
+        msg.language = opts.language;
         if (line.size() > 2 && line.front() == '[' && line.back() == ']')
             msg.option_id = line.substr(1, line.size() - 2);
         else

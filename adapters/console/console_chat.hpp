@@ -15,6 +15,7 @@ struct console_options {
     bool interactive = false; // prompts and line editing (stdin is a terminal)
     std::string conversation_id = "local";
     std::string record_file; // write a golden transcript of the session here
+    std::string language;    // the "channel" language (like a browser's), e.g. "es"; may be empty
     // Called before each turn (e.g. to reload content that changed on disk); may print.
     std::function<void(std::ostream&)> before_turn;
 };

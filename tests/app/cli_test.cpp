@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 using namespace tandem;
@@ -225,6 +227,48 @@ TEST_CASE("cli: eval reports accuracy and enforces thresholds", "[cli]") {
     CHECK(bad.out.find("\"sadness\" is not a core topic") != std::string::npos);
 }
 
+TEST_CASE("cli: classify, eval and chat take --language for a locale pack", "[cli][locale]") {
+    test::temp_dir tmp;
+    std::ofstream(tmp.path() / "in.txt") << "hola\nme siento agobiada\n";
+    auto in = q((tmp.path() / "in.txt").string());
+    auto en = json_lines(
+        sh(test::tandem_bin() + " classify --config " + q(fixture_config()) + " < " + in).out);
+    auto es = json_lines(sh(test::tandem_bin() + " classify --language es --config " +
+                            q(fixture_config()) + " < " + in)
+                             .out);
+    REQUIRE(en.size() == 2);
+    REQUIRE(es.size() == 2);
+    CHECK(en[0]["intent"] == "fallback");
+    CHECK(es[0]["intent"] == "greeting");
+    CHECK(es[1]["topic"] == "feeling_smothered");
+
+    auto f = tmp.path() / "es.jsonl";
+    std::ofstream(f) << R"({"text": "hola", "intent": "greeting"})"
+                        "\n"
+                     << R"({"text": "necesito mi espacio", "intent": "feeling_smothered"})"
+                        "\n";
+    auto r = sh(test::tandem_bin() + " eval " + q(f.string()) + " --language es --min-accuracy 1" +
+                " --config " + q(fixture_config()));
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("(language: es)") != std::string::npos);
+    auto plain = sh(test::tandem_bin() + " eval " + q(f.string()) + " --min-accuracy 1" +
+                    " --config " + q(fixture_config()));
+    CHECK(plain.status == 1);
+    auto unknown = sh(test::tandem_bin() + " eval " + q(f.string()) + " --language fr" +
+                      " --config " + q(fixture_config()));
+    CHECK(unknown.status == 2);
+    CHECK(unknown.out.find("no language \"fr\"") != std::string::npos);
+
+    auto rec = tmp.path() / "rec.txt";
+    auto out = chat(fixture_config(), "hi\n", "--language es --record " + q(rec.string()));
+    CHECK(out.find("HOLA.") != std::string::npos);
+    std::ifstream rf(rec);
+    std::stringstream ss;
+    ss << rf.rdbuf();
+    CHECK(ss.str().find("@language es\n") != std::string::npos);
+}
+
 TEST_CASE("cli: graph writes Graphviz DOT for a dialog", "[cli]") {
     auto r = sh(test::tandem_bin() + " graph smothered --config " + q(fixture_config()));
     INFO(r.out);
@@ -290,4 +334,36 @@ TEST_CASE("cli: lint reports what the validator cannot", "[cli][authoring]") {
     CHECK(r.out.find("lint.dialog_unreachable: no intent and no other dialog starts \"orphan\"") !=
           std::string::npos);
     CHECK(sh(test::tandem_bin() + " lint --strict --config " + q(cfg)).status == 1);
+}
+
+TEST_CASE("cli: every shipped dialog is reachable, topic dialogs from the menu", "[cli][shipped]") {
+    auto r = sh(test::tandem_bin() + " lint --config " +
+                q((test::source_dir() / "config" / "tandem.json").string()));
+    INFO(r.out);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("lint.dialog_unreachable") == std::string::npos);
+    CHECK(r.out.find("lint.not_in_menu") == std::string::npos);
+}
+
+TEST_CASE("cli: every topic dialog has at least three golden conversations", "[cli][shipped]") {
+    bot::diagnostics diags;
+    auto c = bot::content::load(test::shipped_paths(), diags);
+    std::map<std::string, int> count;
+    for (const auto& e :
+         std::filesystem::directory_iterator(test::source_dir() / "tests" / "conversations")) {
+        std::ifstream in(e.path());
+        std::string line;
+        std::set<std::string> seen;
+        while (std::getline(in, line))
+            if (line.rfind("dialog: ", 0) == 0)
+                seen.insert(line.substr(8));
+        for (const auto& d : seen)
+            ++count[d];
+    }
+    for (const auto& [id, d] : c->dialogs()) {
+        if (!d.closeness_work)
+            continue;
+        INFO(id);
+        CHECK(count[id] >= 3);
+    }
 }

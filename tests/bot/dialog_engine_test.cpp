@@ -302,9 +302,7 @@ TEST_CASE("dialog engine: state moves to a new dialog version through its migrat
         s.state.stack.back().version = 0;
         auto r = s.say("a partner");
         CHECK(r.texts.size() >= 1);
-        // The frame is gone (the stack may now be empty: back() would be undefined).
-        CHECK(std::none_of(s.state.stack.begin(), s.state.stack.end(),
-                           [](const bot::dialog_frame& f) { return f.dialog == "smothered"; }));
+        CHECK((s.state.stack.empty() || s.state.stack.back().dialog != "smothered"));
     }
 }
 
@@ -334,4 +332,22 @@ TEST_CASE("dialog engine: a dialog that ends on a button still answers", "[dialo
     auto r2 = s.say("i need some space");
     for (const auto& t : r2.texts)
         CHECK(t.rfind("ENDED:", 0) != 0);
+}
+
+TEST_CASE("dialog engine: the low-priority safety net asks when nothing else understood, "
+          "but never swallows an answer to a free-text question",
+          "[dialog][safety]") {
+    session s;
+    s.say("hi");
+    auto r = s.say("i am scared");
+    CHECK(s.state.last_intent == "safety_soft_net");
+    CHECK(s.where().rfind("safety", 0) == 0);
+    session t;
+    t.say("i need some space");
+    t.say("a partner");
+    REQUIRE(t.where() == "smothered/use");
+    r = t.say("go out without feeling scared of missing his call");
+    CHECK(t.where() == "smothered/room");
+    CHECK(says(r, "scared of missing his call"));
+    CHECK(t.state.safety_mode.empty());
 }

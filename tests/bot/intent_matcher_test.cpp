@@ -106,3 +106,18 @@ TEST_CASE("intent matcher: shipped intents pass their own examples", "[intent][s
     INFO(self.to_string());
     CHECK(self.empty());
 }
+
+TEST_CASE("intent matcher: a question form takes its topic from the content it asks about",
+          "[intent]") {
+    const auto& m = fixture()->matcher();
+    auto r = m.classify("is it normal that I need my own space?");
+    CHECK(r.intent == "is_normal");
+    CHECK(r.topic == "feeling_smothered");
+    auto alone = m.classify("is this normal?");
+    CHECK(alone.intent == "is_normal");
+    CHECK(alone.topic == "feeling_distant");
+    // Safety still outranks the question form, and keeps its own topic.
+    auto risk = m.classify("is it normal that he hit me last night?");
+    CHECK(risk.intent == "safety_ipv_physical");
+    CHECK(risk.topic == "safety");
+}

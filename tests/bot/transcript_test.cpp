@@ -47,6 +47,7 @@ void run_transcript(const fs::path& file, const bot::content_paths& paths) {
     bot::turn_result last;
     bool have = false;
     std::string last_user;
+    std::string language; // "@language es": the channel's language hint from here on
     while (std::getline(in, line)) {
         ++lineno;
         std::string t = trim(line);
@@ -58,6 +59,7 @@ void run_transcript(const fs::path& file, const bot::content_paths& paths) {
             bot::inbound_message m;
             m.channel = "transcript";
             m.conversation_id = file.filename().string();
+            m.language = language;
             if (text.size() > 2 && text.front() == '[' && text.back() == ']')
                 m.option_id = text.substr(1, text.size() - 2);
             else
@@ -68,6 +70,10 @@ void run_transcript(const fs::path& file, const bot::content_paths& paths) {
             last_user = text;
             INFO(where << ": \"" << text << "\"");
             CHECK_FALSE(last.error);
+            continue;
+        }
+        if (t.rfind("@language", 0) == 0) {
+            language = trim(t.substr(9));
             continue;
         }
         if (t == "@restart-process") {

@@ -70,7 +70,6 @@ const std::unordered_map<std::string, std::string>& expansions() {
         {"cuz", "because"},
         {"coz", "because"},
         {"cus", "because"},
-        {"ya", "you"},
         {"yr", "your"},
         {"b4", "before"},
         {"gonna", "going to"},

@@ -1,0 +1,92 @@
+// The Discord HTTP-interactions adapter (no gateway).
+//
+// Every request is authenticated first: the Ed25519 signature over timestamp + raw body
+// (401 when missing or invalid) and the timestamp's freshness (401 when stale). Then:
+//   PING -> PONG;
+//   /reflect [text], a button press, or the free-text modal -> one turn. When the turn
+//     finishes within inline_wait the reply is the HTTP answer (type 4); otherwise the
+//     answer is a deferral (type 5) and the reply follows as PATCH @original once the
+//     deferral was sent. Extra bubbles go out as follow-up messages;
+//   "Type an answer" -> the modal (type 9), no turn;
+//   /help, /menu, /restart, /forget, /why, /export -> a turn with that slash command as
+//     text; the core gives them the same meaning on every channel.
+// Replies are ephemeral (flag 64) by default. Conversations are keyed by Discord user id.
+//
+// Unprompted messages (check-ins): Discord lets an HTTP-only app speak only inside an
+// interaction's 15-minute token window, or, with a bot token, in a DM channel the bot opens
+// (the user must share a server with the bot or allow DMs from it). deliver() uses the
+// user's latest interaction token while it is fresh (under 14 minutes), else a DM when
+// DISCORD_BOT_TOKEN is set, else reports failure.
+#pragma once
+
+#include "adapters/discord/discord_client.hpp"
+#include "adapters/discord/discord_config.hpp"
+#include "adapters/discord/discord_interaction.hpp"
+#include "adapters/discord/ed25519.hpp"
+#include "adapters/http/metrics.hpp"
+#include "adapters/http/router.hpp"
+#include "bot/checkins.hpp"
+#include "bot/turn_service.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace tandem::adapters::discord {
+
+class discord_adapter : public std::enable_shared_from_this<discord_adapter> {
+  public:
+    // service, client and stats must outlive the adapter and its background work.
+    discord_adapter(net::any_io_executor ex, discord_config cfg, ed25519_verifier verifier,
+                    bot::turn_service& service, http::http_client& client,
+                    std::shared_ptr<http::metrics> stats);
+
+    static constexpr const char* channel = "discord";
+
+    http::route route();
+    awaitable<http::http_response> handle(http::http_request req);
+
+    // Sends an unprompted message to the user ref.conversation_id (see above). True when
+    // Discord accepted every part. May be awaited from any executor.
+    awaitable<bool> deliver(bot::conversation_ref ref, bot::outbound_message msg);
+    // A proactive_sink for bot_service::set_proactive_sink; it holds the adapter weakly.
+    std::shared_ptr<bot::proactive_sink> proactive_sink();
+
+    void stop() { stopping_ = true; }
+    // Turns and follow-ups still running in the background.
+    std::size_t pending() const { return pending_.load(); }
+
+  private:
+    struct pending_turn;
+
+    awaitable<http::http_response> start_turn(interaction ix, bot::inbound_message in);
+    awaitable<void> run_turn(std::shared_ptr<pending_turn> st, bot::inbound_message in);
+    awaitable<void> deliver(std::shared_ptr<pending_turn> st, std::vector<nlohmann::json> msgs,
+                            bool edit_first);
+    void remember_token(const interaction& ix);
+    // Starts a background coroutine counted in pending(); logs its exception once.
+    void spawn(std::function<awaitable<void>()> work, const char* what);
+    void on_deferral_sent(std::shared_ptr<pending_turn> st);
+
+    net::any_io_executor ex_;
+    discord_config cfg_;
+    ed25519_verifier verifier_;
+    bot::turn_service& service_;
+    discord_api api_;
+    std::shared_ptr<http::metrics> stats_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::size_t> pending_{0};
+
+    // The latest interaction token per user, for check-ins within its lifetime.
+    struct token_entry {
+        std::string application_id;
+        std::string token;
+        std::chrono::steady_clock::time_point received;
+    };
+    std::mutex tokens_mu_;
+    std::map<std::string, token_entry> tokens_;
+};
+
+} // namespace tandem::adapters::discord

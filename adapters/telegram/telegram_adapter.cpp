@@ -1,0 +1,375 @@
+#include "adapters/telegram/telegram_adapter.hpp"
+
+#include "adapters/http/text_split.hpp"
+#include "bot/conversation_store.hpp"
+#include "bot/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <charconv>
+
+namespace tandem::adapters::telegram {
+
+using nlohmann::json;
+using namespace net::experimental::awaitable_operators;
+using clock_type = std::chrono::steady_clock;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+// Where the worker reports a check-in's outcome to the deliver() call waiting for it.
+struct telegram_adapter::delivery {
+    net::experimental::concurrent_channel<void(boost::system::error_code, bool)> ch;
+    explicit delivery(net::any_io_executor ex) : ch(ex, 1) {}
+};
+
+namespace {
+
+// Adapter-owned texts for situations the core never sees.
+constexpr const char* text_only_note = "I can only read text for now. Could you tell me in words?";
+constexpr const char* private_only_note =
+    "Our conversations are private, so I only talk in a direct chat. Send me a message there "
+    "whenever you like.";
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string log_id(std::int64_t chat_id) {
+    return bot::log::log_id(telegram_adapter::channel, std::to_string(chat_id));
+}
+
+// Logging lives in plain functions: g++ 12 miscompiles braced JSON initialisers holding
+// string literals after a co_await inside a coroutine ("array used as initializer").
+void log_rejected(const char* reason, const std::string& remote) {
+    bot::log::info("telegram.rejected", {{"reason", reason}, {"remote", remote}});
+}
+
+void log_turn(std::int64_t chat_id, const bot::turn_result& result, double secs) {
+    bot::log::info("telegram.turn", {{"conversation", log_id(chat_id)},
+                                     {"intent", result.intent},
+                                     {"dialog", result.dialog},
+                                     {"node", result.node},
+                                     {"error", result.error},
+                                     {"ms", static_cast<std::int64_t>(secs * 1000)}});
+}
+
+void log_send_failed(std::int64_t chat_id, const api_result& r) {
+    bot::log::warn(
+        "telegram.send_failed",
+        {{"conversation", log_id(chat_id)}, {"status", r.status}, {"error_code", r.error_code}});
+}
+
+std::optional<std::int64_t> chat_of(const std::string& id) {
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
+    if (id.empty() || ec != std::errc() || end != id.data() + id.size())
+        return std::nullopt;
+    return v;
+}
+
+// Slash commands go to the core as they are; it knows them on every channel. Only a
+// deep link's "/start PAYLOAD" loses its payload, which tandem does not use.
+std::string core_text(const std::string& text) {
+    if (auto cmd = parse_command(text); cmd && cmd->name == "start")
+        return "/start";
+    return text;
+}
+
+class sink final : public bot::proactive_sink {
+  public:
+    explicit sink(std::weak_ptr<telegram_adapter> a) : adapter_(std::move(a)) {}
+    awaitable<bool> deliver(bot::conversation_ref ref, bot::outbound_message msg) override {
+        auto a = adapter_.lock();
+        if (!a)
+            co_return false;
+        co_return co_await a->deliver(std::move(ref), std::move(msg));
+    }
+
+  private:
+    std::weak_ptr<telegram_adapter> adapter_;
+};
+
+} // namespace
+
+telegram_adapter::telegram_adapter(net::any_io_executor ex, telegram_config cfg,
+                                   bot::turn_service& service, http::http_client& client,
+                                   std::shared_ptr<http::metrics> stats,
+                                   std::shared_ptr<update_dedupe> dedupe)
+    : ex_(ex), cfg_(std::move(cfg)), service_(service),
+      api_(client, bot_api_settings{cfg_.api_base, cfg_.token, cfg_.request_timeout,
+                                    cfg_.max_attempts, cfg_.max_retry_wait}),
+      stats_(std::move(stats)),
+      dedupe_(dedupe ? std::move(dedupe) : make_memory_dedupe(cfg_.dedupe_window)) {}
+
+http::route telegram_adapter::route() {
+    http::route r;
+    r.path = cfg_.path;
+    r.methods = {"POST"};
+    r.media_types = {"application/json"};
+    r.max_body = cfg_.max_body_bytes;
+    r.label = cfg_.path;
+    std::weak_ptr<telegram_adapter> weak = weak_from_this();
+    r.handler = [weak](http::http_request req) -> awaitable<http::http_response> {
+        auto self = weak.lock();
+        if (!self)
+            co_return http::error_response(503, "unavailable");
+        co_return co_await self->handle(std::move(req));
+    };
+    return r;
+}
+
+std::shared_ptr<bot::proactive_sink> telegram_adapter::proactive_sink() {
+    return std::make_shared<sink>(weak_from_this());
+}
+
+std::size_t telegram_adapter::pending() const {
+    std::lock_guard lock(mu_);
+    return pending_;
+}
+
+void telegram_adapter::count(const char* event) {
+    if (stats_)
+        stats_->count_event(channel, event);
+}
+
+awaitable<http::http_response> telegram_adapter::handle(http::http_request req) {
+    // Authenticate on the raw request before looking at the body.
+    auto token = req.header("X-Telegram-Bot-Api-Secret-Token");
+    if (token.empty()) {
+        log_rejected("missing_secret", req.remote);
+        co_return http::error_response(401, "missing_secret");
+    }
+    if (!http::secret_equals(token, cfg_.secret)) {
+        log_rejected("bad_secret", req.remote);
+        co_return http::error_response(403, "bad_secret");
+    }
+    if (stopping_)
+        co_return http::error_response(503, "shutting_down");
+    std::string error;
+    auto u = parse_update(req.body, error);
+    if (!u) {
+        bot::log::info("telegram.bad_update", {{"error", error}, {"bytes", req.body.size()}});
+        co_return http::error_response(400, error);
+    }
+    // Capacity first: an update refused here is retried by Telegram, so it must not be
+    // recorded as seen.
+    if (u->kind != update_kind::ignored && !has_room(u->chat_id)) {
+        count("busy");
+        auto res = http::error_response(503, "busy");
+        res.headers.emplace_back("Retry-After", "1");
+        co_return res;
+    }
+    if (!first_time(u->update_id)) {
+        count("duplicate_update");
+        bot::log::info("telegram.duplicate_update", {{"update_id", u->update_id}});
+        co_return http::json_response(200, "{}");
+    }
+    if (u->kind == update_kind::ignored) {
+        count("ignored_update");
+        co_return http::json_response(200, "{}");
+    }
+    std::int64_t chat = u->chat_id;
+    job j;
+    j.update = std::move(*u);
+    enqueue(chat, std::move(j));
+    co_return http::json_response(200, "{}");
+}
+
+bool telegram_adapter::first_time(std::int64_t update_id) {
+    try {
+        return dedupe_->first_time(update_id, unix_now());
+    } catch (const bot::store_error& e) {
+        // Answering beats silence: a redelivery is rare, a lost message is not.
+        count("dedupe_failed");
+        bot::log::error("telegram.dedupe_failed", {{"error", e.what()}});
+        return true;
+    }
+}
+
+bool telegram_adapter::has_room(std::int64_t chat_id) const {
+    std::lock_guard lock(mu_);
+    if (pending_ >= cfg_.max_pending)
+        return false;
+    auto it = chats_.find(chat_id);
+    return it == chats_.end() || it->second.jobs.size() < cfg_.max_queued_per_chat;
+}
+
+bool telegram_adapter::enqueue(std::int64_t chat, job j) {
+    bool start = false;
+    {
+        std::lock_guard lock(mu_);
+        auto& q = chats_[chat];
+        if (q.jobs.size() >= cfg_.max_queued_per_chat) {
+            count("dropped_update");
+            bot::log::warn("telegram.queue_full", {{"conversation", log_id(chat)}});
+            return false;
+        }
+        q.jobs.push_back(std::move(j));
+        ++pending_;
+        if (!q.running)
+            start = q.running = true;
+    }
+    if (!start)
+        return true;
+    // The worker owns a shared_ptr to the adapter; nothing else is captured.
+    net::co_spawn(
+        ex_, [self = shared_from_this(), chat]() { return self->drain(chat); },
+        [chat](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                bot::log::error("telegram.worker_failed",
+                                {{"conversation", log_id(chat)}, {"error", ex.what()}});
+            }
+        });
+    return true;
+}
+
+awaitable<bool> telegram_adapter::deliver(bot::conversation_ref ref, bot::outbound_message msg) {
+    auto chat = chat_of(ref.conversation_id);
+    if (!chat || stopping_)
+        co_return false;
+    auto ex = co_await net::this_coro::executor;
+    job j;
+    j.update.chat_id = *chat;
+    j.push = std::move(msg);
+    j.done = std::make_shared<delivery>(ex);
+    auto done = j.done;
+    if (!enqueue(*chat, std::move(j)))
+        co_return false;
+    // Bounded even when the worker cannot run any more (the server stopped meanwhile).
+    auto limit = cfg_.request_timeout * (cfg_.max_attempts + 1) + cfg_.max_retry_wait +
+                 cfg_.per_chat_interval * 8;
+    net::steady_timer timer(ex, limit);
+    auto r = co_await (done->ch.async_receive(use_tuple) || timer.async_wait(use_tuple));
+    if (r.index() != 0)
+        co_return false;
+    auto [ec, ok] = std::get<0>(r);
+    co_return !ec && ok;
+}
+
+awaitable<void> telegram_adapter::drain(std::int64_t chat_id) {
+    auto last = time_point{};
+    for (;;) {
+        job j;
+        {
+            std::lock_guard lock(mu_);
+            auto& q = chats_[chat_id];
+            if (q.jobs.empty()) {
+                chats_.erase(chat_id);
+                co_return;
+            }
+            j = std::move(q.jobs.front());
+            q.jobs.pop_front();
+        }
+        bool ok = false;
+        std::string failure;
+        try {
+            ok = co_await process(j, last);
+        } catch (const std::exception& e) {
+            failure = e.what(); // logged once below; the worker goes on with the next job
+        }
+        if (!failure.empty()) {
+            count("update_failed");
+            bot::log::error("telegram.update_failed",
+                            {{"conversation", log_id(chat_id)}, {"error", failure}});
+        }
+        if (j.done)
+            j.done->ch.try_send(boost::system::error_code{}, ok);
+        std::lock_guard lock(mu_);
+        --pending_;
+    }
+}
+
+awaitable<bool> telegram_adapter::process(const job& j, time_point& last) {
+    if (j.push) {
+        render_settings settings;
+        settings.parse_mode = cfg_.parse_mode;
+        co_return co_await send_all(j.update.chat_id,
+                                    render_reply(j.update.chat_id, *j.push, settings), last);
+    }
+    co_await answer_update(j.update, last);
+    co_return true;
+}
+
+awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_point& last) {
+    if (u.kind == update_kind::callback) {
+        // Every press must be answered, or the client keeps showing a spinner.
+        json params = json::object();
+        params["callback_query_id"] = u.callback_id;
+        co_await api_.call(std::string("answerCallbackQuery"), std::move(params));
+        if (u.callback_data.empty())
+            co_return;
+    }
+    if (cfg_.private_chats_only && !u.chat_type.empty() && u.chat_type != "private") {
+        // In a group, answer only what speaks to the bot, so it never chatters there.
+        if (u.addressed || u.kind == update_kind::callback)
+            co_await send_note(u.chat_id, private_only_note, last);
+        else
+            count("group_ignored");
+        co_return;
+    }
+    if (u.kind == update_kind::other_message) {
+        co_await send_note(u.chat_id, text_only_note, last);
+        co_return;
+    }
+    bot::inbound_message in;
+    in.channel = channel;
+    in.conversation_id = std::to_string(u.chat_id);
+    in.user_id = std::to_string(u.user_id);
+    in.language = u.language;
+    in.timestamp = u.date;
+    in.platform_message_id = std::to_string(u.update_id);
+    if (u.kind == update_kind::callback)
+        in.option_id = option_from_callback_data(u.callback_data);
+    else
+        in.text = core_text(u.text);
+    auto t0 = clock_type::now();
+    bot::turn_result result = co_await service_.handle(std::move(in));
+    double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
+    if (stats_)
+        stats_->record_turn(channel, result.topic, secs, result.error);
+    log_turn(u.chat_id, result, secs);
+    render_settings settings;
+    settings.parse_mode = cfg_.parse_mode;
+    co_await send_all(u.chat_id, render_reply(u.chat_id, result.reply, settings), last);
+}
+
+awaitable<bool> telegram_adapter::send_note(std::int64_t chat_id, std::string text,
+                                            time_point& last) {
+    bot::outbound_message note;
+    note.texts.push_back(std::move(text));
+    render_settings settings;
+    settings.parse_mode = cfg_.parse_mode;
+    co_return co_await send_all(chat_id, render_reply(chat_id, note, settings), last);
+}
+
+awaitable<bool> telegram_adapter::send_all(std::int64_t chat_id, std::vector<json> messages,
+                                           time_point& last) {
+    for (auto& m : messages) {
+        // Telegram asks for at most about one message per second per chat.
+        auto next = last + cfg_.per_chat_interval;
+        if (next > clock_type::now()) {
+            net::steady_timer t(ex_, next);
+            co_await t.async_wait(use_tuple);
+        }
+        auto r = co_await api_.call(std::string("sendMessage"), std::move(m));
+        last = clock_type::now();
+        if (!r.ok) {
+            count("send_failed");
+            log_send_failed(chat_id, r);
+            co_return false; // later parts would read out of context without the failed one
+        }
+    }
+    co_return true;
+}
+
+} // namespace tandem::adapters::telegram

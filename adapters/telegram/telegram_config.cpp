@@ -1,0 +1,85 @@
+#include "adapters/telegram/telegram_config.hpp"
+
+#include "bot/json_reader.hpp"
+
+namespace tandem::adapters::telegram {
+
+telegram_config parse_telegram_config(const bot::config& cfg, const std::string& file,
+                                      bot::diagnostics& diags) {
+    telegram_config out;
+    auto it = cfg.sections.find("telegram");
+    if (it == cfg.sections.end())
+        return out;
+    bot::json_reader r(it->second, file, "/telegram", diags);
+    if (!r.ok())
+        return out;
+    using ms = std::chrono::milliseconds;
+    out.enabled = r.boolean_or("enabled", out.enabled);
+    out.path = r.string_or("path", out.path);
+    if (out.path.empty() || out.path.front() != '/')
+        r.error("path", "telegram.path", "path must start with '/'");
+    out.token_env = r.string_or("token_env", out.token_env);
+    out.secret_env = r.string_or("secret_env", out.secret_env);
+    out.api_base = r.string_or("api_base", out.api_base);
+    out.api_base_env = r.string_or("api_base_env", out.api_base_env);
+    out.public_url = r.string_or("public_url", out.public_url);
+    out.max_body_bytes = static_cast<std::size_t>(r.integer_or(
+        "max_body_bytes", static_cast<std::int64_t>(out.max_body_bytes), 1024, 1 << 20));
+    out.dedupe_window = static_cast<std::size_t>(
+        r.integer_or("dedupe_window", static_cast<std::int64_t>(out.dedupe_window), 16, 1'000'000));
+    out.per_chat_interval =
+        ms(r.integer_or("per_chat_interval_ms", out.per_chat_interval.count(), 0, 60'000));
+    out.request_timeout =
+        ms(r.integer_or("request_timeout_ms", out.request_timeout.count(), 100, 120'000));
+    out.max_attempts = static_cast<int>(r.integer_or("max_attempts", out.max_attempts, 1, 10));
+    out.max_retry_wait =
+        ms(r.integer_or("max_retry_wait_ms", out.max_retry_wait.count(), 0, 3'600'000));
+    out.max_queued_per_chat = static_cast<std::size_t>(r.integer_or(
+        "max_queued_per_chat", static_cast<std::int64_t>(out.max_queued_per_chat), 1, 10'000));
+    out.max_pending = static_cast<std::size_t>(
+        r.integer_or("max_pending", static_cast<std::int64_t>(out.max_pending), 1, 1'000'000));
+    out.parse_mode = r.string_or("parse_mode", out.parse_mode);
+    if (!out.parse_mode.empty() && out.parse_mode != "MarkdownV2")
+        r.error("parse_mode", "telegram.parse_mode",
+                "parse_mode must be \"\" (plain text) or \"MarkdownV2\"");
+    out.private_chats_only = r.boolean_or("private_chats_only", out.private_chats_only);
+    if (r.has("allowed_updates"))
+        out.allowed_updates = r.string_list("allowed_updates");
+    r.finish();
+    return out;
+}
+
+bool valid_secret_token(const std::string& s) {
+    if (s.empty() || s.size() > 256)
+        return false;
+    for (char c : s) {
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+std::string resolve_secrets(telegram_config& tc, const bot::env_lookup& env, bool need_secret) {
+    if (auto base = env(tc.api_base_env); base && !base->empty())
+        tc.api_base = *base;
+    while (!tc.api_base.empty() && tc.api_base.back() == '/')
+        tc.api_base.pop_back();
+    std::string missing;
+    if (auto t = env(tc.token_env); t && !t->empty())
+        tc.token = *t;
+    else
+        missing += tc.token_env;
+    if (auto s = env(tc.secret_env); s && !s->empty())
+        tc.secret = *s;
+    else if (need_secret)
+        missing += (missing.empty() ? "" : ", ") + tc.secret_env;
+    if (!missing.empty())
+        return "missing environment variable(s): " + missing;
+    if (!tc.secret.empty() && !valid_secret_token(tc.secret))
+        return tc.secret_env + " must be 1-256 characters of A-Z a-z 0-9 _ -";
+    return {};
+}
+
+} // namespace tandem::adapters::telegram

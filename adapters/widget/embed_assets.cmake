@@ -1,0 +1,30 @@
+# Turns the files of the widget's web/ folder into a C++ source (byte arrays), so
+# `tandem serve` carries its web assets inside the binary. Run by the build:
+#   cmake -DOUT=file.cpp -DDIR=web -DFILES="a;b" -P embed_assets.cmake
+set(body "// Generated from adapters/widget/web by embed_assets.cmake. Do not edit.\n")
+string(APPEND body "#include \"adapters/widget/widget_assets.hpp\"\n\n")
+string(APPEND body "namespace tandem::adapters::widget::detail {\nnamespace {\n")
+set(table "")
+set(i 0)
+foreach(name IN LISTS FILES)
+  file(READ "${DIR}/${name}" hex HEX)
+  string(LENGTH "${hex}" hex_len)
+  math(EXPR size "${hex_len} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  # Break the array into lines of 24 bytes so compilers and diffs stay happy.
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){24})" "\\1\n" bytes "${bytes}")
+  string(APPEND body "const unsigned char f${i}[] = {\n${bytes}0x00};\n")
+  string(APPEND table "    {\"${name}\", std::string_view(reinterpret_cast<const char*>(f${i}), ${size})},\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "} // namespace\n\nconst embedded_file embedded_files[] = {\n${table}};\n")
+string(APPEND body "const std::size_t embedded_file_count = ${i};\n\n")
+string(APPEND body "} // namespace tandem::adapters::widget::detail\n")
+# Rewrite only on change, so an unchanged asset does not rebuild anything.
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+  if(old STREQUAL body)
+    return()
+  endif()
+endif()
+file(WRITE "${OUT}" "${body}")

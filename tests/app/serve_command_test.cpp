@@ -1,0 +1,338 @@
+// `tandem serve` as an operator runs it: a real process on 127.0.0.1 (port 0, read from its
+// log), fed over loopback with signed Discord requests and Telegram updates, replying to a
+// fake Bot API; signals for reload and shutdown. Nothing leaves this machine.
+#include "adapters/discord/discord_config.hpp"
+#include "adapters/http/server_config.hpp"
+#include "adapters/telegram/telegram_config.hpp"
+#include "tests/adapters/discord/signing.hpp"
+#include "tests/adapters/test_support.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/process.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace tandem::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string tg_secret = "serve_test_secret";
+constexpr std::int64_t chat = 5550001;
+
+// A project folder of its own: config/tandem.json plus a copy of the fixture content, so a
+// test may edit the content and reload it.
+struct serve_folder {
+    temp_dir tmp;
+    std::string config;
+
+    explicit serve_folder(const std::string& store_kind = "memory") {
+        fs::copy(fixture_content(), tmp.path() / "content", fs::copy_options::recursive);
+        fs::create_directories(tmp.path() / "config");
+        json cfg = {{"schema_version", 1},
+                    {"data_dir", "data"},
+                    {"content",
+                     {{"intents_dir", "content/intents"},
+                      {"dialogs_dir", "content/dialogs"},
+                      {"resources_file", "content/resources.json"},
+                      {"locales_file", "content/locales.json"}}},
+                    {"store", {{"kind", store_kind}}},
+                    {"core", {{"threads", 1}}},
+                    {"server", {{"shutdown_grace_ms", 3000}}},
+                    {"telegram", {{"per_chat_interval_ms", 0}}}};
+        config = (tmp.path() / "config" / "tandem.json").string();
+        std::ofstream(config) << cfg.dump(2);
+    }
+    fs::path path(const std::string& rel) const { return tmp.path() / rel; }
+};
+
+const std::vector<std::string> platform_vars = {
+    "TELEGRAM_BOT_TOKEN",     "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE", "DISCORD_PUBLIC_KEY",
+    "DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN",       "DISCORD_API_BASE"};
+
+std::vector<json> log_lines(const std::string& log) {
+    std::vector<json> out;
+    std::istringstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto j = json::parse(line, nullptr, false);
+        if (j.is_object())
+            out.push_back(std::move(j));
+    }
+    return out;
+}
+
+std::size_t count_events(const child_process& p, const std::string& event) {
+    std::size_t n = 0;
+    for (const auto& l : log_lines(p.log()))
+        n += l.value("event", "") == event;
+    return n;
+}
+
+// The port the server logged in its "http.listening" line (0 until then).
+std::uint16_t listening_port(const child_process& p) {
+    for (const auto& l : log_lines(p.log()))
+        if (l.value("event", "") == "http.listening")
+            return l.value("port", std::uint16_t{0});
+    return 0;
+}
+
+// Starts `tandem serve` and waits (asynchronously) until it listens; returns the port.
+awaitable<std::uint16_t> wait_listening(const child_process& p) {
+    bool up = co_await eventually([&p] { return listening_port(p) != 0; }, 30s);
+    REQUIRE(up);
+    co_return listening_port(p);
+}
+
+// Waits without blocking the io_context (the fake API must keep answering meanwhile).
+awaitable<std::optional<int>> wait_exit(child_process& p, std::chrono::milliseconds limit) {
+    std::optional<int> code;
+    co_await eventually(
+        [&] {
+            code = p.wait_exit(0ms);
+            return code.has_value();
+        },
+        limit);
+    co_return code;
+}
+
+std::unique_ptr<child_process> start_serve(const serve_folder& f, std::vector<std::string> env) {
+    return std::make_unique<child_process>(std::vector<std::string>{tandem_bin(), "serve",
+                                                                    "--config", f.config,
+                                                                    "--listen", "127.0.0.1:0"},
+                                           env, platform_vars, f.path("serve.log").string());
+}
+
+std::string telegram_update(std::int64_t id, const std::string& text) {
+    json from = {{"id", chat}, {"is_bot", false}, {"first_name", "Sam"}};
+    json c = {{"id", chat}, {"type", "private"}};
+    json m = {
+        {"message_id", id}, {"from", from}, {"chat", c}, {"date", unix_now()}, {"text", text}};
+    return json{{"update_id", id}, {"message", m}}.dump();
+}
+
+http::header_list telegram_headers() {
+    http::header_list h;
+    h.emplace_back("X-Telegram-Bot-Api-Secret-Token", tg_secret);
+    return h;
+}
+
+std::vector<std::string> telegram_env(const fake_api& api) {
+    return {"TELEGRAM_BOT_TOKEN=77:SERVE", "TELEGRAM_WEBHOOK_SECRET=" + tg_secret,
+            "TELEGRAM_API_BASE=" + api.base()};
+}
+
+std::string url(std::uint16_t port, const std::string& path) {
+    return "http://127.0.0.1:" + std::to_string(port) + path;
+}
+
+// Sends a Telegram update and waits for the reply it causes; returns the reply's text.
+awaitable<std::string> telegram_turn(net::io_context& ioc, fake_api& api, std::uint16_t port,
+                                     std::int64_t update_id, std::string text) {
+    auto before = api.calls_named("sendMessage").size();
+    http::http_client c(ioc.get_executor());
+    auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+                                          telegram_update(update_id, text), telegram_headers()));
+    REQUIRE(r.response.status == 200);
+    bool replied = co_await eventually(
+        [&api, before] { return api.calls_named("sendMessage").size() > before; }, 20s);
+    REQUIRE(replied);
+    co_return api.calls_named("sendMessage").back().json()["text"].get<std::string>();
+}
+
+} // namespace
+
+TEST_CASE("serve: health, a signed Discord PING, a Telegram update; SIGTERM drains and exits 0",
+          "[serve][e2e]") {
+    serve_folder folder;
+    net::io_context ioc;
+    fake_api api(ioc);
+    test_signer signer;
+    auto env = telegram_env(api);
+    env.push_back("DISCORD_PUBLIC_KEY=" + signer.public_hex());
+    auto serve = start_serve(folder, env);
+    std::optional<int> exit_code;
+    run_test(ioc, [&]() -> awaitable<void> {
+        auto port = co_await wait_listening(*serve);
+        http::http_client c(ioc.get_executor());
+        http::client_request get;
+        get.method = "GET";
+        get.url = url(port, "/healthz");
+        auto health = co_await c.request(get);
+        CHECK(health.response.status == 200);
+        get.url = url(port, "/readyz");
+        auto ready = co_await c.request(get);
+        CHECK(ready.response.status == 200);
+        auto post_health = co_await c.request(post_json(url(port, "/healthz"), "{}"));
+        CHECK(post_health.response.status == 405);
+        get.url = url(port, "/nope");
+        auto nope = co_await c.request(get);
+        CHECK(nope.response.status == 404);
+
+        // Discord checks the endpoint with a signed PING before saving it.
+        std::string ping = R"({"application_id":"1","id":"2","token":"t","type":1,"version":1})";
+        auto ts = std::to_string(unix_now());
+        http::header_list sig;
+        sig.emplace_back("X-Signature-Ed25519", signer.sign_hex(ts + ping));
+        sig.emplace_back("X-Signature-Timestamp", ts);
+        auto pong = co_await c.request(post_json(url(port, "/webhooks/discord"), ping, sig));
+        CHECK(pong.response.status == 200);
+        CHECK(json::parse(pong.response.body) == json{{"type", 1}});
+        http::header_list bad_sig;
+        bad_sig.emplace_back("X-Signature-Ed25519", std::string(128, '0'));
+        bad_sig.emplace_back("X-Signature-Timestamp", ts);
+        auto refused = co_await c.request(post_json(url(port, "/webhooks/discord"), ping, bad_sig));
+        CHECK(refused.response.status == 401);
+
+        auto reply = co_await telegram_turn(ioc, api, port, 100, "/start");
+        CHECK(reply.find("HELLO") != std::string::npos);
+        auto calls = api.calls_named("sendMessage");
+        CHECK(calls.back().path == "/bot77:SERVE/sendMessage");
+
+        get.url = url(port, "/metrics");
+        auto metrics = co_await c.request(get);
+        CHECK(metrics.response.body.find(
+                  R"(tandem_turns_total{channel="telegram",topic="greeting"} 1)") !=
+              std::string::npos);
+
+        serve->signal(SIGTERM);
+        exit_code = co_await wait_exit(*serve, 30s);
+    });
+    REQUIRE(exit_code);
+    CHECK(*exit_code == 0);
+    CHECK(count_events(*serve, "serve.stopped") == 1);
+    CHECK(count_events(*serve, "channel.enabled") == 2);
+    CHECK(serve->log().find("HELLO") == std::string::npos); // no message text in the log
+}
+
+TEST_CASE("serve: a channel without its secrets is off and its route is 404", "[serve][e2e]") {
+    serve_folder folder;
+    net::io_context ioc;
+    auto serve = start_serve(folder, {});
+    std::optional<int> exit_code;
+    int telegram = 0, discord = 0;
+    run_test(ioc, [&]() -> awaitable<void> {
+        auto port = co_await wait_listening(*serve);
+        http::http_client c(ioc.get_executor());
+        auto t = co_await c.request(post_json(url(port, "/webhooks/telegram"), "{}"));
+        telegram = t.response.status;
+        auto d = co_await c.request(post_json(url(port, "/webhooks/discord"), "{}"));
+        discord = d.response.status;
+        serve->signal(SIGINT);
+        exit_code = co_await wait_exit(*serve, 30s);
+    });
+    CHECK(telegram == 404);
+    CHECK(discord == 404);
+    CHECK(count_events(*serve, "channel.disabled") == 2);
+    auto log = serve->log();
+    CHECK(log.find("TELEGRAM_BOT_TOKEN") != std::string::npos); // says what is missing
+    CHECK(log.find("DISCORD_PUBLIC_KEY") != std::string::npos);
+    REQUIRE(exit_code);
+    CHECK(*exit_code == 0);
+}
+
+TEST_CASE("serve: SIGHUP reloads valid content and keeps the running content on errors",
+          "[serve][e2e]") {
+    serve_folder folder;
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto serve = start_serve(folder, telegram_env(api));
+    auto greeting = folder.path("content/dialogs/greeting.json");
+    std::string original;
+    {
+        std::ifstream in(greeting);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        original = ss.str();
+    }
+    std::string before, after_broken, after_fixed;
+    std::optional<int> exit_code;
+    run_test(ioc, [&]() -> awaitable<void> {
+        auto port = co_await wait_listening(*serve);
+        before = co_await telegram_turn(ioc, api, port, 200, "/start");
+
+        std::ofstream(greeting) << "{ \"schema_version\": 1, \"start\": "; // broken JSON
+        serve->signal(SIGHUP);
+        bool failed = co_await eventually(
+            [&] { return count_events(*serve, "content.reload_failed") == 1; }, 30s);
+        CHECK(failed);
+        after_broken = co_await telegram_turn(ioc, api, port, 201, "/start");
+
+        std::string howdy = original;
+        for (std::size_t p; (p = howdy.find("HELLO")) != std::string::npos;)
+            howdy.replace(p, 5, "HOWDY");
+        std::ofstream(greeting) << howdy;
+        serve->signal(SIGHUP);
+        bool reloaded =
+            co_await eventually([&] { return count_events(*serve, "content.reloaded") == 1; }, 30s);
+        CHECK(reloaded);
+        after_fixed = co_await telegram_turn(ioc, api, port, 202, "/start");
+
+        serve->signal(SIGTERM);
+        exit_code = co_await wait_exit(*serve, 30s);
+    });
+    CHECK(before.find("HELLO") != std::string::npos);
+    CHECK(after_broken.find("HELLO") != std::string::npos); // the old content kept serving
+    CHECK(after_fixed.find("HOWDY") != std::string::npos);
+    CHECK(serve->log().find("greeting.json") != std::string::npos); // the problem is named
+    REQUIRE(exit_code);
+    CHECK(*exit_code == 0);
+}
+
+TEST_CASE("serve: an update redelivered after a restart gets no second reply", "[serve][e2e]") {
+    serve_folder folder("sqlite");
+    net::io_context ioc;
+    fake_api api(ioc);
+    std::optional<int> first_exit, second_exit;
+    auto update = telegram_update(300, "/start");
+    int redelivered_status = 0;
+    run_test(ioc, [&]() -> awaitable<void> {
+        {
+            auto serve = start_serve(folder, telegram_env(api));
+            auto port = co_await wait_listening(*serve);
+            co_await telegram_turn(ioc, api, port, 300, "/start");
+            serve->signal(SIGTERM);
+            first_exit = co_await wait_exit(*serve, 30s);
+        }
+        fs::remove(folder.path("serve.log"));
+        auto serve = start_serve(folder, telegram_env(api));
+        auto port = co_await wait_listening(*serve);
+        http::http_client c(ioc.get_executor());
+        auto r = co_await c.request(
+            post_json(url(port, "/webhooks/telegram"), update, telegram_headers()));
+        redelivered_status = r.response.status;
+        // A drain answers everything accepted before the process exits, so a wrongly
+        // accepted update would show up as a second sendMessage below.
+        serve->signal(SIGTERM);
+        second_exit = co_await wait_exit(*serve, 30s);
+        CHECK(count_events(*serve, "telegram.duplicate_update") == 1);
+    });
+    CHECK(redelivered_status == 200);
+    CHECK(api.calls_named("sendMessage").size() == 1);
+    REQUIRE(first_exit);
+    REQUIRE(second_exit);
+    CHECK(*first_exit == 0);
+    CHECK(*second_exit == 0);
+}
+
+TEST_CASE("serve: config/serve.example.json is a complete config without problems",
+          "[serve][config]") {
+    tandem::bot::diagnostics diags;
+    auto path = (source_dir() / "config" / "serve.example.json").string();
+    auto cfg = tandem::bot::load_config(path, diags, {"server", "telegram", "discord", "widget"});
+    REQUIRE(cfg);
+    auto server = tandem::adapters::http::parse_server_config(*cfg, path, diags);
+    auto telegram = tandem::adapters::telegram::parse_telegram_config(*cfg, path, diags);
+    auto discord = tandem::adapters::discord::parse_discord_config(*cfg, path, diags);
+    INFO(diags.to_string());
+    CHECK(diags.empty());
+    // The example shows the defaults.
+    CHECK(server.port == tandem::adapters::http::server_config{}.port);
+    CHECK(telegram.per_chat_interval ==
+          tandem::adapters::telegram::telegram_config{}.per_chat_interval);
+    CHECK(discord.inline_wait == tandem::adapters::discord::discord_config{}.inline_wait);
+    CHECK(cfg->store.kind == "sqlite");
+}
