@@ -49,12 +49,13 @@ struct bot_service::impl {
     impl(std::shared_ptr<const content> c, std::shared_ptr<conversation_store> s, const config& cfg,
          std::shared_ptr<checkin_store> ck)
         : pool(static_cast<std::size_t>(std::max(1, cfg.core.threads))),
+          timers(net::make_strand(pool.get_executor())),
           processor(std::move(c), std::move(s), cfg.conversation, cfg.log.message_text, ck),
           sweep_every(
               std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.sweep_interval_seconds))),
-          timers(net::make_strand(pool.get_executor())), sweep_timer(timers),
-          checkins(std::move(ck)), checkin_every(std::chrono::seconds(
-                                       std::max<std::int64_t>(1, cfg.core.checkin_poll_seconds))),
+          sweep_timer(timers), checkins(std::move(ck)),
+          checkin_every(
+              std::chrono::seconds(std::max<std::int64_t>(1, cfg.core.checkin_poll_seconds))),
           checkin_timer(timers) {
         int n = std::max(1, cfg.core.strands);
         for (int i = 0; i < n; ++i)

@@ -4,6 +4,9 @@
 
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -67,18 +70,27 @@ class memory_checkins final : public checkin_store {
 class sqlite_checkins final : public checkin_store {
   public:
     explicit sqlite_checkins(const std::string& path) {
+        // Owner-only, like the conversation store (they usually share the file).
+        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            ::close(fd);
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                             nullptr) != SQLITE_OK) {
             std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
             sqlite3_close(db_);
             throw store_error("cannot open " + path + ": " + msg);
         }
-        sqlite3_busy_timeout(db_, 5000);
-        exec("PRAGMA journal_mode=WAL");
-        exec("CREATE TABLE IF NOT EXISTS checkins (key TEXT PRIMARY KEY, channel TEXT NOT NULL,"
-             " conversation TEXT NOT NULL, user TEXT NOT NULL, dialog TEXT NOT NULL,"
-             " due_at INTEGER NOT NULL, attempts INTEGER NOT NULL)");
-        exec("CREATE INDEX IF NOT EXISTS checkins_due ON checkins(due_at)");
+        try {
+            sqlite3_busy_timeout(db_, 5000);
+            exec("PRAGMA journal_mode=WAL");
+            exec("CREATE TABLE IF NOT EXISTS checkins (key TEXT PRIMARY KEY, channel TEXT NOT "
+                 "NULL, conversation TEXT NOT NULL, user TEXT NOT NULL, dialog TEXT NOT NULL,"
+                 " due_at INTEGER NOT NULL, attempts INTEGER NOT NULL)");
+            exec("CREATE INDEX IF NOT EXISTS checkins_due ON checkins(due_at)");
+        } catch (...) {
+            sqlite3_close(db_); // the destructor does not run when the constructor throws
+            throw;
+        }
     }
     ~sqlite_checkins() override { sqlite3_close(db_); }
 
@@ -110,7 +122,8 @@ class sqlite_checkins final : public checkin_store {
                         "FROM checkins WHERE due_at<=?1 ORDER BY due_at LIMIT ?2");
             sqlite3_bind_int64(st, 1, now);
             sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(max));
-            while (sqlite3_step(st) == SQLITE_ROW) {
+            int rc;
+            while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 checkin_entry e;
                 e.key = text(st, 0);
                 e.ref.channel = text(st, 1);
@@ -122,6 +135,8 @@ class sqlite_checkins final : public checkin_store {
                 out.push_back(std::move(e));
             }
             sqlite3_finalize(st);
+            if (rc != SQLITE_DONE)
+                throw store_error(std::string("checkins: ") + sqlite3_errmsg(db_));
             for (const auto& e : out)
                 run("DELETE FROM checkins WHERE key=?1",
                     [&](sqlite3_stmt* d) { bind(d, 1, e.key); });

@@ -28,6 +28,14 @@ class conversation_store {
     // Deletes conversations whose last activity is before cutoff; returns how many.
     virtual std::size_t erase_idle_before(std::int64_t cutoff) = 0;
     virtual std::size_t size() = 0;
+
+    // How many saves were made and in how many commits (a store that commits several
+    // conversations' saves together has fewer commits than writes). Zero when not counted.
+    struct write_stats {
+        std::uint64_t writes = 0;
+        std::uint64_t commits = 0;
+    };
+    virtual write_stats stats() const { return {}; }
 };
 
 // In-memory store (tests, and `--store memory`).
@@ -35,6 +43,8 @@ std::shared_ptr<conversation_store> make_memory_store();
 
 // SQLite store in one file (WAL mode); the file is created owner-only (0600) and its
 // folder 0700. Throws store_error when the file cannot be opened or created.
+// Saves made at the same time from several threads are group-committed: one transaction
+// (and one fsync) for all of them; each save() still returns only once it is committed.
 // synchronous_full: fsync every commit (survives power loss) instead of WAL's NORMAL
 // (survives the process being killed).
 std::shared_ptr<conversation_store> make_sqlite_store(const std::string& path,

@@ -93,6 +93,17 @@ class engine {
 
     bool forget = false;
 
+    // A turn never answers with nothing (an empty message is an error on most channels and
+    // a silence to the user): when a dialog ended on a button with no words of its own, the
+    // system dialog's optional "ended" node is said, or a plain acknowledgement.
+    void never_silent() {
+        if (!reply_.texts.empty() || forget)
+            return;
+        system_say("ended");
+        if (reply_.texts.empty())
+            say("Okay. I'm here whenever you want to talk.");
+    }
+
     void run() {
         const auto& cls = in_.understood;
         ++s_.turns;
@@ -1005,6 +1016,7 @@ step_output step(const content& c, const conversation_config& cfg, conversation_
     out.state = std::move(state);
     engine e(c, cfg, out.state, out.reply, in);
     e.run();
+    e.never_silent();
     out.forget = e.forget;
     return out;
 }

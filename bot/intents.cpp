@@ -273,7 +273,10 @@ classification intent_matcher::classify(std::string_view text) const {
 }
 
 classification intent_matcher::classify_normalized(std::string normalized) const {
-    std::vector<int> hits;
+    // One hit list per thread, reused: classification runs on every message and should not
+    // allocate for its scratch space.
+    thread_local std::vector<int> hits;
+    hits.clear();
     if (set_->set) {
         re2::RE2::Set::ErrorInfo info{};
         if (!set_->set->Match(normalized, &hits, &info) && info.kind != re2::RE2::Set::kNoError) {
@@ -302,38 +305,51 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
     c.normalized = std::move(normalized);
     if (hits.empty())
         return c;
-    // Per intent: score (sum of weights) and whether an exclude matched.
-    std::vector<int> score(intents_.size(), 0);
-    std::vector<char> excluded(intents_.size(), 0);
+    // Per matched intent: score (sum of weights) and whether an exclude matched. A message
+    // matches a handful of patterns, so a short list beats arrays over every intent.
+    struct tally {
+        std::size_t intent;
+        int score;
+        bool excluded;
+    };
+    thread_local std::vector<tally> tallies;
+    tallies.clear();
     for (int h : hits) {
         const auto& e = entries_[static_cast<std::size_t>(h)];
+        auto it = std::find_if(tallies.begin(), tallies.end(),
+                               [&](const tally& t) { return t.intent == e.intent; });
+        if (it == tallies.end()) {
+            tallies.push_back({e.intent, 0, false});
+            it = tallies.end() - 1;
+        }
         if (e.weight == 0)
-            excluded[e.intent] = 1;
+            it->excluded = true;
         else
-            score[e.intent] += e.weight;
+            it->score += e.weight;
     }
-    std::vector<std::size_t> order;
-    for (std::size_t i = 0; i < intents_.size(); ++i)
-        if (score[i] > 0 && !excluded[i])
-            order.push_back(i);
-    if (order.empty())
+    std::erase_if(tallies, [](const tally& t) { return t.excluded || t.score <= 0; });
+    if (tallies.empty())
         return c;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-        if (intents_[a].priority != intents_[b].priority)
-            return intents_[a].priority > intents_[b].priority;
-        return score[a] > score[b];
+    // Best first: priority, then score, then the order intents were defined in.
+    std::sort(tallies.begin(), tallies.end(), [&](const tally& a, const tally& b) {
+        if (intents_[a.intent].priority != intents_[b.intent].priority)
+            return intents_[a.intent].priority > intents_[b.intent].priority;
+        if (a.score != b.score)
+            return a.score > b.score;
+        return a.intent < b.intent;
     });
-    for (auto i : order)
-        c.ranked.push_back({intents_[i].id, intents_[i].priority, score[i]});
-    const auto& win = intents_[order.front()];
+    c.ranked.reserve(tallies.size());
+    for (const auto& t : tallies)
+        c.ranked.push_back({intents_[t.intent].id, intents_[t.intent].priority, t.score});
+    const auto& win = intents_[tallies.front().intent];
     c.intent = win.id;
     c.topic = win.topic;
     c.safety = win.safety;
     if (win.topic_from_content) {
         static const std::array<std::string_view, 4> relationship = {
             "feeling_smothered", "feeling_distant", "wanting_to_apologize", "conflict"};
-        for (std::size_t k = 1; k < order.size(); ++k) {
-            const auto& other = intents_[order[k]];
+        for (std::size_t k = 1; k < tallies.size(); ++k) {
+            const auto& other = intents_[tallies[k].intent];
             if (!other.topic_from_content && std::find(relationship.begin(), relationship.end(),
                                                        other.topic) != relationship.end()) {
                 c.topic = other.topic;
@@ -341,10 +357,10 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
             }
         }
     }
-    int s1 = score[order.front()], s2 = 0;
-    for (std::size_t k = 1; k < order.size(); ++k) {
-        if (intents_[order[k]].topic != c.topic) {
-            s2 = score[order[k]];
+    int s1 = tallies.front().score, s2 = 0;
+    for (std::size_t k = 1; k < tallies.size(); ++k) {
+        if (intents_[tallies[k].intent].topic != c.topic) {
+            s2 = tallies[k].score;
             break;
         }
     }

@@ -197,6 +197,13 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
                   "line " + std::to_string(line) + ", column " + std::to_string(col) + ": " +
                       (pos == std::string::npos ? what : what.substr(pos)));
         return std::nullopt;
+    } catch (const nlohmann::json::exception& e) {
+        // Valid syntax that nlohmann cannot hold, e.g. a number beyond double ("1e309",
+        // found by fuzzing): a problem in the file, never a crash.
+        std::string what = e.what();
+        auto pos = what.find("] ");
+        diags.add(path, "", "json.parse", pos == std::string::npos ? what : what.substr(pos + 2));
+        return std::nullopt;
     }
 }
 

@@ -2,107 +2,170 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
-#include <unordered_map>
-#include <vector>
+
+// Runs on every message, so it is written for speed (docs/performance.md): one decoding
+// pass into a buffer with an ASCII fast path, then one tokenising pass that looks words up
+// in a small open-addressing table without allocating. tests/support/normalize_reference.cpp
+// holds the obvious three-pass version; tests and a fuzz target check both agree.
 
 namespace tandem::bot {
 namespace {
 
+struct expansion {
+    std::string_view from, to;
+};
+
 // Texting forms and contractions, keyed by the token with apostrophes removed.
-const std::unordered_map<std::string, std::string>& expansions() {
-    static const std::unordered_map<std::string, std::string> m = {
-        {"im", "i am"},
-        {"ive", "i have"},
-        {"dont", "do not"},
-        {"doesnt", "does not"},
-        {"didnt", "did not"},
-        {"cant", "cannot"},
-        {"cannot", "cannot"},
-        {"wont", "will not"},
-        {"isnt", "is not"},
-        {"arent", "are not"},
-        {"wasnt", "was not"},
-        {"werent", "were not"},
-        {"havent", "have not"},
-        {"hasnt", "has not"},
-        {"hadnt", "had not"},
-        {"couldnt", "could not"},
-        {"shouldnt", "should not"},
-        {"wouldnt", "would not"},
-        {"mustnt", "must not"},
-        {"youre", "you are"},
-        {"youve", "you have"},
-        {"youll", "you will"},
-        {"youd", "you would"},
-        {"theyre", "they are"},
-        {"theyve", "they have"},
-        {"theyll", "they will"},
-        {"theyd", "they would"},
-        {"weve", "we have"},
-        {"hes", "he is"},
-        {"shes", "she is"},
-        {"thats", "that is"},
-        {"whats", "what is"},
-        {"its", "it is"},
-        {"lets", "let us"},
-        {"theres", "there is"},
-        {"wheres", "where is"},
-        {"whos", "who is"},
-        {"hows", "how is"},
-        {"u", "you"},
-        {"ur", "your"},
-        {"r", "are"},
-        {"ppl", "people"},
-        {"bf", "boyfriend"},
-        {"gf", "girlfriend"},
-        {"pls", "please"},
-        {"plz", "please"},
-        {"thx", "thanks"},
-        {"ty", "thanks"},
-        {"idk", "i do not know"},
-        {"tbh", "to be honest"},
-        {"rn", "right now"},
-        {"bc", "because"},
-        {"cuz", "because"},
-        {"coz", "because"},
-        {"cus", "because"},
-        {"yr", "your"},
-        {"b4", "before"},
-        {"gonna", "going to"},
-        {"wanna", "want to"},
-        {"gotta", "got to"},
-        {"ain't", "is not"},
-        {"aint", "is not"},
-        {"imma", "i am going to"},
-        {"y'all", "you all"},
-        {"yall", "you all"},
-        {"smth", "something"},
-        {"sth", "something"},
-        {"w/", "with"},
-        {"bday", "birthday"},
-    };
-    return m;
-}
+constexpr expansion expansions[] = {
+    {"im", "i am"},
+    {"ive", "i have"},
+    {"dont", "do not"},
+    {"doesnt", "does not"},
+    {"didnt", "did not"},
+    {"cant", "cannot"},
+    {"cannot", "cannot"},
+    {"wont", "will not"},
+    {"isnt", "is not"},
+    {"arent", "are not"},
+    {"wasnt", "was not"},
+    {"werent", "were not"},
+    {"havent", "have not"},
+    {"hasnt", "has not"},
+    {"hadnt", "had not"},
+    {"couldnt", "could not"},
+    {"shouldnt", "should not"},
+    {"wouldnt", "would not"},
+    {"mustnt", "must not"},
+    {"youre", "you are"},
+    {"youve", "you have"},
+    {"youll", "you will"},
+    {"youd", "you would"},
+    {"theyre", "they are"},
+    {"theyve", "they have"},
+    {"theyll", "they will"},
+    {"theyd", "they would"},
+    {"weve", "we have"},
+    {"hes", "he is"},
+    {"shes", "she is"},
+    {"thats", "that is"},
+    {"whats", "what is"},
+    {"its", "it is"},
+    {"lets", "let us"},
+    {"theres", "there is"},
+    {"wheres", "where is"},
+    {"whos", "who is"},
+    {"hows", "how is"},
+    {"u", "you"},
+    {"ur", "your"},
+    {"r", "are"},
+    {"ppl", "people"},
+    {"bf", "boyfriend"},
+    {"gf", "girlfriend"},
+    {"pls", "please"},
+    {"plz", "please"},
+    {"thx", "thanks"},
+    {"ty", "thanks"},
+    {"idk", "i do not know"},
+    {"tbh", "to be honest"},
+    {"rn", "right now"},
+    {"bc", "because"},
+    {"cuz", "because"},
+    {"coz", "because"},
+    {"cus", "because"},
+    {"yr", "your"},
+    {"b4", "before"},
+    {"gonna", "going to"},
+    {"wanna", "want to"},
+    {"gotta", "got to"},
+    {"aint", "is not"},
+    {"imma", "i am going to"},
+    {"yall", "you all"},
+    {"smth", "something"},
+    {"sth", "something"},
+    {"bday", "birthday"},
+    // Keys with an apostrophe or a slash can never equal a token with its apostrophes
+    // removed; they are kept from the first version so the table reads the same.
+    {"ain't", "is not"},
+    {"y'all", "you all"},
+    {"w/", "with"},
+};
 
 // Only the apostrophe forms of these expand ("we're" -> "we are"; "were" stays a word).
-const std::unordered_map<std::string, std::string>& apostrophe_only() {
-    static const std::unordered_map<std::string, std::string> m = {
-        {"we're", "we are"},    {"we'll", "we will"},   {"we'd", "we would"},
-        {"she'll", "she will"}, {"he'll", "he will"},   {"she'd", "she would"},
-        {"he'd", "he would"},   {"it'll", "it will"},   {"i'd", "i would"},
-        {"i'll", "i will"},     {"who'd", "who would"}, {"that'll", "that will"},
-    };
-    return m;
+constexpr expansion apostrophe_only[] = {
+    {"we're", "we are"},  {"we'll", "we will"},   {"we'd", "we would"},   {"she'll", "she will"},
+    {"he'll", "he will"}, {"she'd", "she would"}, {"he'd", "he would"},   {"it'll", "it will"},
+    {"i'd", "i would"},   {"i'll", "i will"},     {"who'd", "who would"}, {"that'll", "that will"},
+};
+
+// A fixed-size open-addressing table over one of the lists above.
+class word_table {
+  public:
+    template <std::size_t N> explicit word_table(const expansion (&list)[N]) : list_(list) {
+        static_assert(N * 3 < size);
+        slots_.fill(-1);
+        for (std::size_t i = 0; i < N; ++i) {
+            max_len_ = std::max(max_len_, list[i].from.size());
+            std::size_t h = hash(list[i].from) & mask;
+            while (slots_[h] >= 0)
+                h = (h + 1) & mask;
+            slots_[h] = static_cast<std::int16_t>(i);
+        }
+    }
+    // The expansion of word, or nullptr.
+    const std::string_view* find(std::string_view word) const {
+        if (word.empty() || word.size() > max_len_)
+            return nullptr;
+        for (std::size_t h = hash(word) & mask;; h = (h + 1) & mask) {
+            int s = slots_[h];
+            if (s < 0)
+                return nullptr;
+            if (list_[static_cast<std::size_t>(s)].from == word)
+                return &list_[static_cast<std::size_t>(s)].to;
+        }
+    }
+
+  private:
+    static constexpr std::size_t size = 256; // > 3x the entries: short probe chains
+    static constexpr std::size_t mask = size - 1;
+    static std::size_t hash(std::string_view w) {
+        std::uint32_t h = 2166136261u; // FNV-1a
+        for (char c : w)
+            h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+        return h ^ (h >> 15);
+    }
+    std::array<std::int16_t, size> slots_{};
+    const expansion* list_;
+    std::size_t max_len_ = 0;
+};
+
+const word_table& expansion_table() {
+    static const word_table t(expansions);
+    return t;
+}
+const word_table& apostrophe_table() {
+    static const word_table t(apostrophe_only);
+    return t;
 }
 
-bool is_word_byte(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'' || c >= 0x80;
+// Letters, digits, apostrophes and every byte of non-ASCII text form words.
+constexpr std::array<bool, 256> word_bytes = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 256; ++c)
+        t[static_cast<std::size_t>(c)] =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '\'' || c >= 0x80;
+    return t;
+}();
+
+inline bool is_word_byte(unsigned char c) {
+    return word_bytes[c];
 }
 
 // Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when invalid.
-std::size_t utf8_len(std::string_view s, std::size_t i, std::uint32_t& cp) {
-    auto c = static_cast<unsigned char>(s[i]);
+inline std::size_t utf8_len(const unsigned char* s, std::size_t size, std::size_t i,
+                            std::uint32_t& cp) {
+    unsigned char c = s[i];
     std::size_t n;
     if (c < 0x80) {
         cp = c;
@@ -119,10 +182,10 @@ std::size_t utf8_len(std::string_view s, std::size_t i, std::uint32_t& cp) {
     } else {
         return 0;
     }
-    if (i + n > s.size())
+    if (n > size - i)
         return 0;
     for (std::size_t k = 1; k < n; ++k) {
-        auto cc = static_cast<unsigned char>(s[i + k]);
+        unsigned char cc = s[i + k];
         if ((cc & 0xC0) != 0x80)
             return 0;
         cp = (cp << 6) | (cc & 0x3F);
@@ -134,16 +197,125 @@ std::size_t utf8_len(std::string_view s, std::size_t i, std::uint32_t& cp) {
     return n;
 }
 
+constexpr char replacement[] = "\xEF\xBF\xBD";
+
+// ASCII byte -> what pass 1 writes: itself, lower-cased, or a space for control bytes.
+constexpr std::array<char, 128> ascii_map = [] {
+    std::array<char, 128> t{};
+    for (int c = 0; c < 128; ++c) {
+        char out = static_cast<char>(c);
+        if (c >= 'A' && c <= 'Z')
+            out = static_cast<char>(c - 'A' + 'a');
+        else if (c == '`')
+            out = '\'';
+        else if (c < 0x20 || c == 0x7F)
+            out = ' ';
+        t[static_cast<std::size_t>(c)] = out;
+    }
+    return t;
+}();
+
+// Pass 1 and 2: decode, map punctuation look-alikes, lower-case ASCII, turn control
+// characters into spaces, and squeeze runs of 3+ identical letters to 2. Writes into buf
+// (at least 3 bytes per input byte) and returns the length written. The two bytes before
+// buf must be readable and not letters (the squeeze looks back two bytes).
+std::size_t decode(std::string_view raw, char* buf) {
+    const auto* s = reinterpret_cast<const unsigned char*>(raw.data());
+    const std::size_t size = raw.size();
+    char* w = buf;
+    auto put = [&](char c) {
+        // Squeeze: a letter that would be the third of a run is dropped.
+        if (w[-1] == c && w[-2] == c && c >= 'a' && c <= 'z')
+            return;
+        *w++ = c;
+    };
+    for (std::size_t i = 0; i < size;) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            put(ascii_map[c]);
+            ++i;
+            continue;
+        }
+        std::uint32_t cp;
+        std::size_t n = utf8_len(s, size, i, cp);
+        if (n == 0) {
+            std::memcpy(w, replacement, 3);
+            w += 3;
+            ++i;
+            continue;
+        }
+        switch (cp) {
+        case 0x2018:
+        case 0x2019:
+        case 0x02BC:
+        case 0x2032:
+        case 0x00B4:
+            *w++ = '\'';
+            break;
+        case 0x201C:
+        case 0x201D:
+        case 0x201E:
+        case 0x00AB:
+        case 0x00BB:
+            *w++ = '"';
+            break;
+        case 0x2013:
+        case 0x2014:
+        case 0x2212:
+            *w++ = '-';
+            break;
+        case 0x2026:
+            std::memcpy(w, "...", 3);
+            w += 3;
+            break;
+        case 0x00A0:
+        case 0x2009:
+        case 0x200A:
+        case 0x202F:
+            *w++ = ' ';
+            break;
+        case 0x200B:
+        case 0xFEFF:
+            break; // zero-width: drop
+        default:
+            std::memcpy(w, s + i, n); // other text, C1 controls included, as it is
+            w += n;
+        }
+        i += n;
+    }
+    return static_cast<std::size_t>(w - buf);
+}
+
+inline bool ends_with(std::string_view s, std::string_view tail) {
+    return s.size() > tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 } // namespace
 
 std::string sanitize_utf8(std::string_view text) {
+    const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+    std::size_t i = 0;
+    // Fast path: valid text is returned unchanged.
+    for (std::uint32_t cp; i < text.size();) {
+        if (s[i] < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t n = utf8_len(s, text.size(), i, cp);
+        if (n == 0)
+            break;
+        i += n;
+    }
+    if (i == text.size())
+        return std::string(text);
     std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size();) {
+    out.reserve(text.size() + 8);
+    out.append(text.substr(0, i));
+    while (i < text.size()) {
         std::uint32_t cp;
-        std::size_t n = utf8_len(text, i, cp);
+        std::size_t n = utf8_len(s, text.size(), i, cp);
         if (n == 0) {
-            out += "\xEF\xBF\xBD";
+            out += replacement;
             ++i;
         } else {
             out.append(text.substr(i, n));
@@ -154,106 +326,103 @@ std::string sanitize_utf8(std::string_view text) {
 }
 
 std::string normalize(std::string_view raw) {
-    // Pass 1: decode, map punctuation look-alikes, lower-case ASCII, fold whitespace.
-    std::string s;
-    s.reserve(raw.size() + 16);
-    for (std::size_t i = 0; i < raw.size();) {
-        std::uint32_t cp;
-        std::size_t n = utf8_len(raw, i, cp);
-        if (n == 0) {
-            s += "\xEF\xBF\xBD";
-            ++i;
-            continue;
-        }
-        if (cp == 0x2018 || cp == 0x2019 || cp == 0x02BC || cp == 0x2032 || cp == 0x00B4 ||
-            cp == 0x0060)
-            s += '\'';
-        else if (cp == 0x201C || cp == 0x201D || cp == 0x201E || cp == 0x00AB || cp == 0x00BB)
-            s += '"';
-        else if (cp == 0x2013 || cp == 0x2014 || cp == 0x2212)
-            s += '-';
-        else if (cp == 0x2026)
-            s += "...";
-        else if (cp == 0x00A0 || cp == 0x2009 || cp == 0x200A || cp == 0x202F || cp == '\t' ||
-                 cp == '\n' || cp == '\r' || cp == '\f' || cp == '\v')
-            s += ' ';
-        else if (cp == 0x200B || cp == 0xFEFF)
-            ; // zero-width: drop
-        else if (cp < 0x20 || cp == 0x7F)
-            s += ' ';
-        else if (cp >= 'A' && cp <= 'Z')
-            s += static_cast<char>(cp - 'A' + 'a');
-        else
-            s.append(raw.substr(i, n));
-        i += n;
-    }
-
-    // Pass 2: squeeze runs of 3+ identical letters to 2.
-    std::string q;
-    q.reserve(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        char c = s[i];
-        if (c >= 'a' && c <= 'z' && q.size() >= 2 && q[q.size() - 1] == c && q[q.size() - 2] == c)
-            continue;
-        q += c;
-    }
+    // Pass 1+2 into a per-thread scratch buffer (3 bytes per input byte is the worst case:
+    // an invalid byte becomes U+FFFD), after two guard bytes for the squeeze's look-back.
+    // Longer texts (rare: turns are cut to 4 KB first) get a buffer of their own, so a
+    // thread never keeps a huge one.
+    thread_local std::string scratch;
+    std::string big;
+    std::string& buf = raw.size() <= 8192 ? scratch : big;
+    if (buf.size() < raw.size() * 3 + 2)
+        buf.resize(raw.size() * 3 + 2);
+    buf[0] = buf[1] = '\0';
+    std::string_view q(buf.data() + 2, decode(raw, buf.data() + 2));
 
     // Pass 3: tokenise into words (letters, digits, apostrophes, non-ASCII) and the rest;
     // expand word tokens; collapse spaces.
     std::string out;
-    out.reserve(q.size() + 32);
-    auto emit = [&out](std::string_view piece) {
-        for (char c : piece) {
-            if (c == ' ') {
-                if (!out.empty() && out.back() != ' ')
-                    out += ' ';
-            } else {
-                out += c;
-            }
-        }
-    };
-    const auto& ex = expansions();
-    const auto& apo = apostrophe_only();
-    for (std::size_t i = 0; i < q.size();) {
-        auto c = static_cast<unsigned char>(q[i]);
+    out.reserve(q.size() + q.size() / 4 + 16);
+    const auto& ex = expansion_table();
+    const auto& apo = apostrophe_table();
+    const char* p = q.data();
+    const std::size_t size = q.size();
+    for (std::size_t i = 0; i < size;) {
+        auto c = static_cast<unsigned char>(p[i]);
         if (!is_word_byte(c)) {
-            emit(std::string_view(&q[i], 1));
+            if (c != ' ')
+                out += static_cast<char>(c);
+            else if (!out.empty() && out.back() != ' ')
+                out += ' ';
             ++i;
             continue;
         }
-        std::size_t j = i;
-        while (j < q.size() && is_word_byte(static_cast<unsigned char>(q[j])))
+        std::size_t j = i + 1;
+        std::size_t apostrophes = c == '\'';
+        while (j < size && is_word_byte(static_cast<unsigned char>(p[j]))) {
+            apostrophes += p[j] == '\'';
             ++j;
-        std::string tok = q.substr(i, j - i);
+        }
+        std::string_view core(p + i, j - i);
+        i = j;
+        if (apostrophes == 0) {
+            if (const auto* e = ex.find(core))
+                out += *e;
+            else
+                out += core;
+            continue;
+        }
         // Trim leading/trailing apostrophes (quotes around a word).
-        std::size_t a = 0, b = tok.size();
-        while (a < b && tok[a] == '\'')
-            ++a;
-        while (b > a && tok[b - 1] == '\'')
-            --b;
-        std::string core = tok.substr(a, b - a);
-        if (auto it = apo.find(core); it != apo.end()) {
-            emit(it->second);
-        } else {
-            std::string bare;
-            bare.reserve(core.size());
+        while (!core.empty() && core.front() == '\'') {
+            core.remove_prefix(1);
+            --apostrophes;
+        }
+        while (!core.empty() && core.back() == '\'') {
+            core.remove_suffix(1);
+            --apostrophes;
+        }
+        if (apostrophes == 0) {
+            if (const auto* e = ex.find(core))
+                out += *e;
+            else
+                out += core;
+            continue;
+        }
+        if (const auto* e = apo.find(core)) {
+            out += *e;
+            continue;
+        }
+        // The word without its apostrophes, for the table and as the default.
+        const std::size_t bare_len = core.size() - apostrophes;
+        char small[16];
+        if (bare_len <= sizeof small) {
+            std::size_t k = 0;
             for (char ch : core)
                 if (ch != '\'')
-                    bare += ch;
-            if (auto it2 = ex.find(bare); it2 != ex.end())
-                emit(it2->second);
-            else if (core.size() > 2 && core.compare(core.size() - 2, 2, "'s") == 0)
-                emit(bare); // possessive: partner's -> partners
-            else if (core.size() > 3 && core.compare(core.size() - 3, 3, "n't") == 0)
-                emit(core.substr(0, core.size() - 3) + " not");
-            else if (core.size() > 3 && core.compare(core.size() - 3, 3, "'ve") == 0)
-                emit(core.substr(0, core.size() - 3) + " have");
-            else if (core.size() > 3 && core.compare(core.size() - 3, 3, "'re") == 0)
-                emit(core.substr(0, core.size() - 3) + " are");
-            else
-                emit(bare);
+                    small[k++] = ch;
+            if (const auto* e = ex.find(std::string_view(small, k))) {
+                out += *e;
+                continue;
+            }
         }
-        i = j;
+        auto emit_bare = [&] {
+            for (char ch : core)
+                if (ch != '\'')
+                    out += ch;
+        };
+        if (ends_with(core, "'s")) {
+            emit_bare(); // possessive: partner's -> partners
+        } else if (core.size() > 3 && ends_with(core, "n't")) {
+            out += core.substr(0, core.size() - 3);
+            out += " not";
+        } else if (core.size() > 3 && ends_with(core, "'ve")) {
+            out += core.substr(0, core.size() - 3);
+            out += " have";
+        } else if (core.size() > 3 && ends_with(core, "'re")) {
+            out += core.substr(0, core.size() - 3);
+            out += " are";
+        } else {
+            emit_bare();
+        }
     }
     while (!out.empty() && out.back() == ' ')
         out.pop_back();

@@ -6,12 +6,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 
 namespace tandem::bot {
 namespace {
+
+struct db_closer {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using db_handle = std::unique_ptr<sqlite3, db_closer>;
 
 class statement {
   public:
@@ -28,6 +37,45 @@ class statement {
     sqlite3_stmt* st_ = nullptr;
 };
 
+// Resets a statement (and drops its bindings) when a call ends, however it ends.
+struct reset_guard {
+    sqlite3_stmt* st;
+    ~reset_guard() {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+};
+
+void exec(sqlite3* db, const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err ? err : "unknown error";
+        sqlite3_free(err);
+        throw store_error(std::string("sqlite: ") + msg);
+    }
+}
+
+db_handle open_db(const std::string& path) {
+    sqlite3* raw = nullptr;
+    int rc =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_handle db(raw); // closed on every path, also when opening failed
+    if (rc != SQLITE_OK)
+        throw store_error("cannot open " + path + ": " +
+                          (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    sqlite3_busy_timeout(raw, 5000);
+    return db;
+}
+
+// Two connections to one WAL file: the writer commits, the reader serves load() and size()
+// without waiting behind a commit's fsync.
+//
+// Group commit: save() is durable when it returns, as before, but saves that arrive while a
+// commit is in progress are committed together in the next transaction (one WAL append and,
+// with synchronous=FULL, one fsync for all of them). The first waiting caller leads: it
+// commits everything queued while the others wait for their batch's outcome. A failed
+// transaction is rolled back and every save in it throws store_error, so a failed turn
+// leaves nothing half-applied.
 class sqlite_store final : public conversation_store {
   public:
     sqlite_store(const std::string& path, bool full) {
@@ -47,117 +95,165 @@ class sqlite_store final : public conversation_store {
         if (fd < 0)
             throw store_error("cannot open or create " + path + ": " + std::strerror(errno));
         ::close(fd);
-        if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                            nullptr) != SQLITE_OK) {
-            std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-            sqlite3_close(db_);
-            throw store_error("cannot open " + path + ": " + msg);
-        }
-        sqlite3_busy_timeout(db_, 5000);
-        exec("PRAGMA journal_mode=WAL");
-        exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-        exec("CREATE TABLE IF NOT EXISTS conversations ("
-             " key TEXT PRIMARY KEY, state TEXT NOT NULL, last_active INTEGER NOT NULL)");
-        exec("CREATE INDEX IF NOT EXISTS conversations_last_active ON conversations(last_active)");
-        load_ = std::make_unique<statement>(db_, "SELECT state FROM conversations WHERE key=?1");
+        // Members are destroyed in reverse order, statements before their connections, also
+        // when this constructor throws half way.
+        writer_ = open_db(path);
+        exec(writer_.get(), "PRAGMA journal_mode=WAL");
+        exec(writer_.get(), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+        exec(writer_.get(), "CREATE TABLE IF NOT EXISTS conversations ("
+                            " key TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                            " last_active INTEGER NOT NULL)");
+        exec(writer_.get(), "CREATE INDEX IF NOT EXISTS conversations_last_active ON "
+                            "conversations(last_active)");
+        reader_ = open_db(path);
         save_ = std::make_unique<statement>(
-            db_, "INSERT INTO conversations(key, state, last_active) VALUES(?1, ?2, ?3) "
-                 "ON CONFLICT(key) DO UPDATE SET state=excluded.state, "
-                 "last_active=excluded.last_active");
-        erase_ = std::make_unique<statement>(db_, "DELETE FROM conversations WHERE key=?1");
-        sweep_ = std::make_unique<statement>(db_, "DELETE FROM conversations WHERE last_active<?1");
-        count_ = std::make_unique<statement>(db_, "SELECT COUNT(*) FROM conversations");
-    }
-
-    ~sqlite_store() override {
-        load_.reset();
-        save_.reset();
-        erase_.reset();
-        sweep_.reset();
-        count_.reset();
-        sqlite3_close(db_);
+            writer_.get(), "INSERT INTO conversations(key, state, last_active) VALUES(?1, ?2, ?3) "
+                           "ON CONFLICT(key) DO UPDATE SET state=excluded.state, "
+                           "last_active=excluded.last_active");
+        begin_ = std::make_unique<statement>(writer_.get(), "BEGIN IMMEDIATE");
+        commit_ = std::make_unique<statement>(writer_.get(), "COMMIT");
+        erase_ =
+            std::make_unique<statement>(writer_.get(), "DELETE FROM conversations WHERE key=?1");
+        sweep_ = std::make_unique<statement>(writer_.get(),
+                                             "DELETE FROM conversations WHERE last_active<?1");
+        load_ = std::make_unique<statement>(reader_.get(),
+                                            "SELECT state FROM conversations WHERE key=?1");
+        count_ = std::make_unique<statement>(reader_.get(), "SELECT COUNT(*) FROM conversations");
     }
 
     std::optional<std::string> load(const std::string& key) override {
-        std::lock_guard lock(mu_);
+        std::lock_guard lock(read_mu_);
         auto* st = load_->get();
-        reset_guard g(st);
+        reset_guard g{st};
         sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             return std::nullopt;
         if (rc != SQLITE_ROW)
-            fail("read");
+            fail(reader_.get(), "read");
         const auto* txt = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
         return std::string(txt ? txt : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
     }
 
     void save(const std::string& key, const std::string& json, std::int64_t last) override {
-        std::lock_guard lock(mu_);
-        auto* st = save_->get();
-        reset_guard g(st);
-        sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, json.data(), static_cast<int>(json.size()), SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, last);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            fail("write");
+        waiter me{&key, &json, last, false, nullptr};
+        std::unique_lock lk(queue_mu_);
+        queue_.push_back(&me);
+        while (!me.done) {
+            if (leading_) {
+                queue_cv_.wait(lk);
+                continue;
+            }
+            // Lead: commit everything queued so far (this save included) in one transaction.
+            leading_ = true;
+            std::vector<waiter*> batch;
+            batch.swap(queue_);
+            lk.unlock();
+            std::exception_ptr error;
+            try {
+                commit_batch(batch);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            lk.lock();
+            for (auto* w : batch) {
+                w->error = error;
+                w->done = true;
+            }
+            leading_ = false;
+            queue_cv_.notify_all();
+        }
+        if (me.error)
+            std::rethrow_exception(me.error);
     }
 
     bool erase(const std::string& key) override {
-        std::lock_guard lock(mu_);
+        std::lock_guard lock(write_mu_);
         auto* st = erase_->get();
-        reset_guard g(st);
+        reset_guard g{st};
         sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
-            fail("delete");
-        return sqlite3_changes(db_) > 0;
+            fail(writer_.get(), "delete");
+        return sqlite3_changes(writer_.get()) > 0;
     }
 
     std::size_t erase_idle_before(std::int64_t cutoff) override {
-        std::lock_guard lock(mu_);
+        std::lock_guard lock(write_mu_);
         auto* st = sweep_->get();
-        reset_guard g(st);
+        reset_guard g{st};
         sqlite3_bind_int64(st, 1, cutoff);
         if (sqlite3_step(st) != SQLITE_DONE)
-            fail("delete");
-        return static_cast<std::size_t>(sqlite3_changes(db_));
+            fail(writer_.get(), "delete");
+        return static_cast<std::size_t>(sqlite3_changes(writer_.get()));
     }
 
     std::size_t size() override {
-        std::lock_guard lock(mu_);
+        std::lock_guard lock(read_mu_);
         auto* st = count_->get();
-        reset_guard g(st);
+        reset_guard g{st};
         if (sqlite3_step(st) != SQLITE_ROW)
-            fail("read");
+            fail(reader_.get(), "read");
         return static_cast<std::size_t>(sqlite3_column_int64(st, 0));
     }
 
+    write_stats stats() const override { return {writes_.load(), commits_.load()}; }
+
   private:
-    struct reset_guard {
-        sqlite3_stmt* st;
-        ~reset_guard() {
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-        }
+    struct waiter {
+        const std::string* key;
+        const std::string* json;
+        std::int64_t last;
+        bool done = false;
+        std::exception_ptr error;
     };
 
-    void exec(const char* sql) {
-        char* err = nullptr;
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-            std::string msg = err ? err : "unknown error";
-            sqlite3_free(err);
-            throw store_error(std::string("sqlite: ") + msg);
+    void commit_batch(const std::vector<waiter*>& batch) {
+        std::lock_guard lock(write_mu_);
+        sqlite3* db = writer_.get();
+        {
+            reset_guard g{begin_->get()};
+            if (sqlite3_step(begin_->get()) != SQLITE_DONE)
+                fail(db, "write");
         }
+        try {
+            auto* st = save_->get();
+            for (const auto* w : batch) {
+                reset_guard g{st};
+                sqlite3_bind_text(st, 1, w->key->data(), static_cast<int>(w->key->size()),
+                                  SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, w->json->data(), static_cast<int>(w->json->size()),
+                                  SQLITE_STATIC);
+                sqlite3_bind_int64(st, 3, w->last);
+                if (sqlite3_step(st) != SQLITE_DONE)
+                    fail(db, "write");
+            }
+            reset_guard g{commit_->get()};
+            if (sqlite3_step(commit_->get()) != SQLITE_DONE)
+                fail(db, "write");
+        } catch (...) {
+            if (!sqlite3_get_autocommit(db))
+                sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+            throw;
+        }
+        writes_ += batch.size();
+        ++commits_;
     }
 
-    [[noreturn]] void fail(const char* what) {
+    [[noreturn]] static void fail(sqlite3* db, const char* what) {
         throw store_error(std::string("conversation store ") + what +
-                          " failed: " + sqlite3_errmsg(db_));
+                          " failed: " + sqlite3_errmsg(db));
     }
 
-    std::mutex mu_;
-    sqlite3* db_ = nullptr;
-    std::unique_ptr<statement> load_, save_, erase_, sweep_, count_;
+    // Declared first, destroyed last: the statements below go before their connections.
+    db_handle writer_, reader_;
+    std::unique_ptr<statement> save_, begin_, commit_, erase_, sweep_, load_, count_;
+    std::mutex write_mu_; // the writer connection
+    std::mutex read_mu_;  // the reader connection
+    std::mutex queue_mu_; // the group-commit queue
+    std::condition_variable queue_cv_;
+    std::vector<waiter*> queue_;
+    bool leading_ = false;
+    std::atomic<std::uint64_t> writes_{0}, commits_{0};
 };
 
 } // namespace

@@ -11,11 +11,17 @@ packages=(
   graphviz curl
 )
 # Extra packages a feature needs are listed in scripts/packages.d/*.txt (one per line).
+# Lists given as arguments are added too (scripts/bench.sh passes packages.d/bench/*.txt,
+# which the tests do not need).
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+lists=("$@")
 if compgen -G "$here/packages.d/*.txt" >/dev/null; then
+  lists+=("$here"/packages.d/*.txt)
+fi
+if ((${#lists[@]})); then
   while read -r p; do
     [[ -n "$p" && "$p" != \#* ]] && packages+=("$p")
-  done < <(cat "$here"/packages.d/*.txt)
+  done < <(cat "${lists[@]}")
 fi
 
 missing=()

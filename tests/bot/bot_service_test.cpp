@@ -233,3 +233,23 @@ TEST_CASE("check-ins: only after a yes, once, through the channel, never after a
     CHECK(await(svc.send_due_checkins(due + 99999)) == 0);
     CHECK(sink->sent.size() == 1);
 }
+
+TEST_CASE("bot service: stops promptly even right after starting, with check-ins on",
+          "[service][concurrency]") {
+    // The sweeper and the check-in loop start on the pool when the service is built; a
+    // stop() that came before they first waited used to leave them waiting (and re-arming)
+    // so that stop() never returned. Here every stop must return.
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::config cfg;
+    cfg.core.threads = 2;
+    cfg.core.checkin_poll_seconds = 3600;
+    cfg.core.sweep_interval_seconds = 3600;
+    for (int i = 0; i < 200; ++i) {
+        bot::bot_service svc(c, store, cfg, bot::make_memory_checkin_store());
+        if (i % 2)
+            std::this_thread::yield();
+        svc.stop();
+    }
+    SUCCEED("200 services started and stopped");
+}

@@ -1,10 +1,17 @@
 #include "../support/test_support.hpp"
 
+#include "bot/checkins.hpp"
 #include "bot/conversation_store.hpp"
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include <sys/stat.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
 
 using namespace tandem;
 
@@ -75,4 +82,139 @@ TEST_CASE("store: an unusable path is a clear error", "[store]") {
         std::fclose(f);
     }
     CHECK_THROWS_AS(bot::make_sqlite_store(garbage.string()), bot::store_error);
+}
+
+namespace {
+
+// Runs fn(thread index) on n threads, started together, and waits for them.
+template <class F> void on_threads(int n, F fn) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> ts;
+    for (int i = 0; i < n; ++i)
+        ts.emplace_back([&, i] {
+            ready.fetch_add(1);
+            while (ready.load() < n)
+                std::this_thread::yield();
+            fn(i);
+        });
+    for (auto& t : ts)
+        t.join();
+}
+
+void concurrent_saves(bot::conversation_store& s) {
+    constexpr int threads = 8, rounds = 150;
+    std::atomic<int> unseen{0}; // (Catch2 assertions are not thread-safe: count, check after)
+    on_threads(threads, [&](int t) {
+        for (int r = 0; r < rounds; ++r) {
+            std::string key = "t" + std::to_string(t) + ":c" + std::to_string(r % 10);
+            s.save(key, R"({"round":)" + std::to_string(r) + "}", r);
+            // Durable and visible when save() returns: a load sees this round.
+            if (s.load(key) != R"({"round":)" + std::to_string(r) + "}")
+                ++unseen;
+        }
+    });
+    CHECK(unseen == 0);
+    CHECK(s.size() == threads * 10);
+    for (int t = 0; t < threads; ++t)
+        for (int c = 0; c < 10; ++c)
+            CHECK(s.load("t" + std::to_string(t) + ":c" + std::to_string(c)).value() ==
+                  R"({"round":)" + std::to_string(rounds - 10 + c) + "}");
+}
+
+} // namespace
+
+TEST_CASE("store: saves from many threads at once all land, last write wins per key",
+          "[store][concurrency]") {
+    auto mem = bot::make_memory_store();
+    concurrent_saves(*mem);
+    test::temp_dir tmp;
+    auto sql = bot::make_sqlite_store((tmp.path() / "state.sqlite").string());
+    concurrent_saves(*sql);
+    auto st = sql->stats();
+    CHECK(st.writes == 8 * 150);
+    CHECK(st.commits >= 1);
+    CHECK(st.commits <= st.writes);
+    // What was committed is in the file: a fresh connection sees all of it.
+    auto again = bot::make_sqlite_store((tmp.path() / "state.sqlite").string());
+    CHECK(again->size() == 80);
+}
+
+TEST_CASE("store: sqlite commits concurrent saves together (group commit)",
+          "[store][concurrency]") {
+    test::temp_dir tmp;
+    // synchronous=FULL: each commit waits for an fsync, so saves pile up behind it.
+    auto sql = bot::make_sqlite_store((tmp.path() / "state.sqlite").string(), true);
+    on_threads(8, [&](int t) {
+        for (int r = 0; r < 40; ++r)
+            sql->save("k" + std::to_string(t), std::to_string(r), r);
+    });
+    auto st = sql->stats();
+    INFO("writes " << st.writes << ", commits " << st.commits);
+    CHECK(st.writes == 8 * 40);
+    // Eight writers that each wait for their commit: batches of more than one save happen.
+    CHECK(st.commits < st.writes);
+}
+
+TEST_CASE("store: a failed group commit rolls back its whole batch and every save in it throws",
+          "[store][faults][concurrency]") {
+    test::temp_dir tmp;
+    auto path = (tmp.path() / "state.sqlite").string();
+    auto s = bot::make_sqlite_store(path);
+    for (int t = 0; t < 6; ++t)
+        s->save("k" + std::to_string(t), "old", 1);
+    // Fault injection from a second connection: any write of the state "poison" aborts the
+    // transaction it is in.
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        const char* sql =
+            "CREATE TRIGGER poison_i BEFORE INSERT ON conversations WHEN NEW.state='poison' "
+            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
+            "CREATE TRIGGER poison_u BEFORE UPDATE ON conversations WHEN NEW.state='poison' "
+            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END;";
+        REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    std::vector<int> outcome(6, -1); // 1 = returned, 0 = threw store_error
+    on_threads(6, [&](int t) {
+        for (int r = 0; r < 30; ++r) {
+            std::string key = "k" + std::to_string(t);
+            std::string value = t == 0 && r % 3 == 0 ? "poison" : "v" + std::to_string(r);
+            try {
+                s->save(key, value, 2);
+                if (value == "poison")
+                    outcome[static_cast<std::size_t>(t)] = 2; // must never happen
+                // What returned is committed.
+                if (s->load(key).value() != value)
+                    outcome[static_cast<std::size_t>(t)] = 3;
+            } catch (const bot::store_error&) {
+                // What threw left the previous value in place: never the failed one.
+                if (s->load(key).value() == value)
+                    outcome[static_cast<std::size_t>(t)] = 4;
+            }
+        }
+        if (outcome[static_cast<std::size_t>(t)] == -1)
+            outcome[static_cast<std::size_t>(t)] = 1;
+    });
+    CHECK(outcome == std::vector<int>(6, 1));
+    CHECK(s->load("k0").value() != "poison");
+}
+
+TEST_CASE("store: the check-in store is owner-only and fails cleanly on a bad file",
+          "[store][privacy]") {
+    test::temp_dir tmp;
+    auto path = (tmp.path() / "checkins.sqlite").string();
+    auto c = bot::make_sqlite_checkin_store(path);
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    auto garbage = tmp.path() / "garbage.sqlite";
+    {
+        std::FILE* f = std::fopen(garbage.c_str(), "w");
+        std::fputs("this is not a database, just text that is long enough to look like a header",
+                   f);
+        std::fclose(f);
+    }
+    // (Under AddressSanitizer this also proves the half-opened connection is closed.)
+    CHECK_THROWS_AS(bot::make_sqlite_checkin_store(garbage.string()), bot::store_error);
 }

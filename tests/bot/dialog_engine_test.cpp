@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace tandem;
 
 namespace {
@@ -313,6 +315,23 @@ TEST_CASE("dialog engine: state survives a JSON round trip", "[dialog]") {
     CHECK(bot::to_json(back) == j);
     CHECK_THROWS(bot::state_from_json(nlohmann::json::parse(R"({"schema": 99})")));
     CHECK_THROWS(bot::state_from_json(nlohmann::json::parse(R"({"schema": 1, "stack": 3})")));
+}
+
+TEST_CASE("dialog engine: a dialog that ends on a button still answers", "[dialog]") {
+    // Found by the turn fuzzer: the safety dialog's "I'm safe right now" option ends the
+    // dialog with nothing to say, and the turn answered with no text at all.
+    session s;
+    s.say("hi");
+    s.say("honestly i want to die");
+    REQUIRE(s.where() == "safety/care");
+    auto r = s.press("safe");
+    CHECK(s.state.stack.empty());
+    REQUIRE(r.texts.size() == 1);
+    CHECK(r.texts[0].rfind("ENDED:", 0) == 0); // the system dialog's "ended" node
+    // A turn that says something of its own does not add it.
+    auto r2 = s.say("i need some space");
+    for (const auto& t : r2.texts)
+        CHECK(t.rfind("ENDED:", 0) != 0);
 }
 
 TEST_CASE("dialog engine: the low-priority safety net asks when nothing else understood, "

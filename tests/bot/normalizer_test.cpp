@@ -1,7 +1,12 @@
 #include "bot/normalizer.hpp"
 #include "bot/reflection.hpp"
+#include "tests/support/normalize_reference.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
 
 using tandem::bot::normalize;
 using tandem::bot::reflect;
@@ -39,4 +44,145 @@ TEST_CASE("reflection: swaps first and second person", "[reflection]") {
     CHECK(reflect("he told you that") == "he told me that");
     CHECK(reflect("I was wrong about myself") == "you were wrong about yourself");
     CHECK(reflect("") == "");
+}
+
+namespace {
+
+// Random text built from the pieces the normaliser treats specially, so every rule and
+// every boundary between two rules is hit often.
+std::string random_text(std::mt19937_64& rng) {
+    static const std::vector<std::string> pieces = {
+        "a",
+        "b",
+        "z",
+        "A",
+        "Z",
+        "0",
+        "9",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "'",
+        "''",
+        "`",
+        "\xC2\xB4",
+        "\xE2\x80\x98",
+        "\xE2\x80\x99",
+        "\xCA\xBC",
+        "\xE2\x80\xB2",
+        "\xE2\x80\x9C",
+        "\xE2\x80\x9D",
+        "\xE2\x80\x9E",
+        "\xC2\xAB",
+        "\xC2\xBB",
+        "\xE2\x80\x93",
+        "\xE2\x80\x94",
+        "\xE2\x88\x92",
+        "\xE2\x80\xA6",
+        "\xC2\xA0",
+        "\xE2\x80\x89",
+        "\xE2\x80\x8A",
+        "\xE2\x80\xAF",
+        "\xE2\x80\x8B",
+        "\xEF\xBB\xBF",
+        "\x01",
+        "\x7F",
+        "\xC2\x85",
+        ".",
+        ",",
+        "?",
+        "!",
+        "/",
+        "w/",
+        "-",
+        "\xF0\x9F\x98\x8A",
+        "\xD7\xA9",
+        "\xC3\xA9",
+        "\xFF",
+        "\xC0\xAF",
+        "\xE2\x82",
+        "\xED\xA0\x80",
+        "\xF4\x90\x80\x80",
+        "\x80",
+        "im",
+        "Im",
+        "I'm",
+        "dont",
+        "don't",
+        "can't",
+        "won't",
+        "we're",
+        "were",
+        "we'll",
+        "she'd",
+        "that'll",
+        "i'll",
+        "ain't",
+        "y'all",
+        "yall",
+        "u",
+        "ur",
+        "r",
+        "idk",
+        "rn",
+        "b4",
+        "imma",
+        "partner's",
+        "'s",
+        "n't",
+        "'ve",
+        "'re",
+        "shouldn't",
+        "they've",
+        "you're",
+        "x'n't",
+        "'hello'",
+        "sooo",
+        "lllll",
+        "aaaA",
+        "Aaaa",
+        "bday",
+        "its",
+        "it's",
+        "thx",
+        "shouldnt",
+        "SHOULDN'T",
+        "wouldnt'",
+    };
+    std::string s;
+    auto n = rng() % 24;
+    for (std::size_t i = 0; i < n; ++i)
+        s += pieces[rng() % pieces.size()];
+    return s;
+}
+
+} // namespace
+
+TEST_CASE("normalizer: the fast normaliser agrees with the reference on every input",
+          "[normalizer]") {
+    std::mt19937_64 rng(7);
+    std::size_t differ = 0;
+    for (int i = 0; i < 200000; ++i) {
+        std::string s = random_text(rng);
+        auto fast = normalize(s);
+        auto ref = tandem::test::reference_normalize(s);
+        if (fast != ref && differ++ < 5) {
+            INFO("input: \"" << s << "\"");
+            CHECK(fast == ref);
+        }
+        if (tandem::bot::sanitize_utf8(s) != tandem::test::reference_sanitize_utf8(s) &&
+            differ++ < 5) {
+            INFO("input: \"" << s << "\"");
+            CHECK(tandem::bot::sanitize_utf8(s) == tandem::test::reference_sanitize_utf8(s));
+        }
+    }
+    CHECK(differ == 0);
+    // Every byte value, alone and between letters.
+    for (int b = 0; b < 256; ++b) {
+        std::string one(1, static_cast<char>(b));
+        CHECK(normalize(one) == tandem::test::reference_normalize(one));
+        std::string mid = "ab" + one + "Cd";
+        CHECK(normalize(mid) == tandem::test::reference_normalize(mid));
+    }
 }
