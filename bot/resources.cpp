@@ -54,9 +54,10 @@ std::optional<resource_set> resource_set::load(const std::string& path, diagnost
     r.integer("schema_version", 1, 1, true);
     rs.default_region_ = r.string_or("default_region", "INTL");
     const auto* regions = r.get("regions", true);
-    for (const auto& [lang, w] : read_translations(
+    for (const auto& [lang, words] : read_translations(
              r, "languages", {"call", "text", "tty", "email", "emergency"}, diags, path, "")) {
         resource_words rw;
+        const auto& w = words; // clang 14 cannot capture a structured binding
         auto take = [&w](const char* k, std::string& dst) {
             if (auto it = w.find(k); it != w.end())
                 dst = it->second;
