@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -198,20 +199,35 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
         pack_sources[code] = std::move(pack);
     }
     auto fp = hash_files(all_files);
+    // Each locale pack compiles its own matcher (most of the load time): packs are built on
+    // threads of their own while this one builds the default bundle.
+    struct pack_build {
+        std::string code;
+        diagnostics diags;
+        std::future<std::shared_ptr<content>> bundle;
+    };
+    std::vector<pack_build> builds;
+    builds.reserve(pack_sources.size());
+    for (auto& [code, src] : pack_sources) {
+        builds.push_back({code, {}, {}});
+        auto& b = builds.back();
+        b.bundle = std::async(std::launch::async, [&src, &res, &b, &fp] {
+            return build(std::move(src), res.localized(b.code), b.code, fp, b.diags);
+        });
+    }
     auto c = build(std::move(base), res, def, fp, diags);
     c->locales_ = locales;
-    for (auto& [code, src] : pack_sources) {
+    for (auto& b : builds) {
+        auto p = b.bundle.get();
         // The default files' problems were reported once already; report only new ones.
-        diagnostics pack_diags;
-        auto p = build(std::move(src), res.localized(code), code, fp, pack_diags);
         std::set<std::string> seen;
         for (const auto& d : diags.items())
             seen.insert(d.file + d.pointer + d.code + d.message);
-        for (const auto& d : pack_diags.items())
+        for (const auto& d : b.diags.items())
             if (seen.insert(d.file + d.pointer + d.code + d.message).second)
-                diags.add(d.file, d.pointer, d.code, "[" + code + "] " + d.message);
+                diags.add(d.file, d.pointer, d.code, "[" + b.code + "] " + d.message);
         p->locales_ = locales;
-        c->packs_[code] = std::move(p);
+        c->packs_[b.code] = std::move(p);
     }
     return c;
 }

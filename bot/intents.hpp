@@ -78,8 +78,9 @@ std::vector<std::string> list_json_files(const std::string& dir, diagnostics& di
 
 class intent_matcher {
   public:
-    // Compiles every pattern into one set. Reports "pattern.compile", "pattern.too_broad",
-    // "intent.duplicate_id". The matcher is usable (without the bad patterns) even then.
+    // Compiles the patterns for matching together (see intents.cpp). Reports
+    // "pattern.compile", "pattern.too_broad", "intent.duplicate_id". The matcher is usable
+    // (without the bad patterns) even then.
     intent_matcher(std::vector<intent_def> intents, diagnostics& diags);
     ~intent_matcher();
     intent_matcher(const intent_matcher&) = delete;
@@ -106,12 +107,14 @@ class intent_matcher {
         int weight; // 0 for an exclude pattern
     };
     classification rank(std::string normalized, const std::vector<int>& hits) const;
+    // Every pattern compiled alone, by entry (compiled on first use: only the one-by-one
+    // baseline and the out-of-memory fallback need them all).
+    const std::vector<std::shared_ptr<const re2::RE2>>& singles() const;
 
     std::vector<intent_def> intents_;
     std::vector<entry> entries_;
     struct set_holder;
     std::unique_ptr<set_holder> set_;
-    std::vector<std::unique_ptr<re2::RE2>> singles_; // for the one-by-one baseline
     std::map<std::string, std::size_t, std::less<>> by_id_;
 };
 
