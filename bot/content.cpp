@@ -208,7 +208,9 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
     };
     std::vector<pack_build> builds;
     builds.reserve(pack_sources.size());
-    for (auto& [code, src] : pack_sources) {
+    for (auto& entry : pack_sources) {
+        const auto& code = entry.first;
+        auto& src = entry.second; // a named reference: clang 14 cannot capture a binding
         builds.push_back({code, {}, {}});
         auto& b = builds.back();
         b.bundle = std::async(std::launch::async, [&src, &res, &b, &fp] {
