@@ -208,11 +208,12 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
     };
     std::vector<pack_build> builds;
     builds.reserve(pack_sources.size());
-    for (auto& [code, src] : pack_sources) {
-        builds.push_back({code, {}, {}});
+    for (auto& entry : pack_sources) { // (no structured binding: clang 14 cannot capture one)
+        builds.push_back({entry.first, {}, {}});
         auto& b = builds.back();
-        b.bundle = std::async(std::launch::async, [&src, &res, &b, &fp] {
-            return build(std::move(src), res.localized(b.code), b.code, fp, b.diags);
+        auto* src = &entry.second;
+        b.bundle = std::async(std::launch::async, [src, &res, &b, &fp] {
+            return build(std::move(*src), res.localized(b.code), b.code, fp, b.diags);
         });
     }
     auto c = build(std::move(base), res, def, fp, diags);

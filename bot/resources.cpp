@@ -57,8 +57,9 @@ std::optional<resource_set> resource_set::load(const std::string& path, diagnost
     for (const auto& [lang, w] : read_translations(
              r, "languages", {"call", "text", "tty", "email", "emergency"}, diags, path, "")) {
         resource_words rw;
-        auto take = [&w](const char* k, std::string& dst) {
-            if (auto it = w.find(k); it != w.end())
+        const auto& words = w; // (clang 14 cannot capture a structured binding)
+        auto take = [&words](const char* k, std::string& dst) {
+            if (auto it = words.find(k); it != words.end())
                 dst = it->second;
         };
         take("call", rw.call);
