@@ -3,17 +3,31 @@
 # full run (not --quick) also writes them into docs/performance.md, between the
 # "bench:begin" and "bench:end" marks, with the plot docs/performance-concurrency.png.
 # Arguments go to tandem_bench: --content auto|shipped|fixture|DIR, --runs N, --quick,
-# --held N, --turns N, --threads N (see bench/tandem_bench.cpp).
+# --held N, --turns N, --threads N (see bench/tandem_bench.cpp); --no-webhook skips the
+# webhook-under-wrk part (scripts/bench_webhook.sh: CONNECTIONS, DURATION, RUNS).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh scripts/packages.d/bench/*.txt
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target tandem_bench >/dev/null
 quick=0
-for a in "$@"; do [[ $a == --quick ]] && quick=1; done
+webhook=1
+args=()
+for a in "$@"; do
+  case $a in
+    --quick) quick=1 args+=("$a") ;;
+    --no-webhook) webhook=0 ;;
+    *) args+=("$a") ;;
+  esac
+done
 out=build/bench
-./build/bench/tandem_bench "$@" --markdown "$out/results.md" --csv "$out/concurrency.dat"
+./build/bench/tandem_bench "${args[@]}" --markdown "$out/results.md" --csv "$out/concurrency.dat"
 ((quick)) && exit 0
+if ((webhook)); then
+  # The Telegram webhook under wrk next to nginx (needs the HTTP server: adapters/http).
+  bash scripts/bench_webhook.sh | tee "$out/webhook.md"
+  { echo; cat "$out/webhook.md"; } >>"$out/results.md"
+fi
 
 gnuplot <<GP
 set terminal pngcairo size 900,420 font "DejaVu Sans,10"

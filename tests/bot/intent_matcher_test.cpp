@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
+
 using namespace tandem;
 
 namespace {
@@ -120,4 +122,58 @@ TEST_CASE("intent matcher: a question form takes its topic from the content it a
     auto risk = m.classify("is it normal that he hit me last night?");
     CHECK(risk.intent == "safety_ipv_physical");
     CHECK(risk.topic == "safety");
+}
+
+TEST_CASE("intent matcher: many counted repeats take the prefiltered path and agree one by one",
+          "[intent]") {
+    // More than a few patterns with counted repeats ("{0,20}") are matched through the
+    // literal prefilter instead of the combined set (bot/intents.cpp). Build such a list:
+    // 40 intents, each with a counted gap, a plain pattern, an exclude with a counted gap
+    // and one pattern without any literal atom, then compare with trying each alone.
+    std::vector<bot::intent_def> defs;
+    const char* words[] = {"apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel"};
+    for (int i = 0; i < 40; ++i) {
+        bot::intent_def d;
+        d.id = "i" + std::to_string(i);
+        d.topic = "conflict";
+        d.priority = 10 + i % 7;
+        std::string a = words[i % 8], b = words[(i / 8 + 3) % 8];
+        d.patterns.push_back(
+            {"\\b" + a + "\\b[^.?!]{0," + std::to_string(5 + i % 30) + "}\\b" + b + "\\b",
+             1 + i % 3, nullptr});
+        d.patterns.push_back({"\\b" + b + "s? and " + a + "\\b", 1, nullptr});
+        if (i % 5 == 0)
+            d.patterns.push_back({"^(y|k|n)\\b.{0,3}$", 1, nullptr}); // no atom of 3+ letters
+        if (i % 4 == 0)
+            d.excludes.push_back("\\bno\\b.{0,10}\\b" + a + "\\b");
+        if (i % 9 == 0)
+            d.patterns.push_back({"\\bwant (?P<thing>[a-z]{3,12}) " + a + "\\b", 2, nullptr});
+        defs.push_back(std::move(d));
+    }
+    bot::diagnostics diags;
+    bot::intent_matcher m(std::move(defs), diags);
+    INFO(diags.to_string());
+    REQUIRE(diags.empty());
+    std::mt19937 rng(11);
+    std::vector<std::string> vocab = {"apple", "banana",  "cherry", "damson", "elder", "fig",
+                                      "grape", "hazel",   "no",     "and",    "want",  "big",
+                                      "y",     "k",       "n",      "the",    ".",     "!",
+                                      "s",     "bananas", "x"};
+    int matched = 0;
+    for (int t = 0; t < 3000; ++t) {
+        std::string text;
+        auto n = 1 + rng() % 12;
+        for (unsigned w = 0; w < n; ++w)
+            text += (w ? " " : "") + vocab[rng() % vocab.size()];
+        auto a = m.classify(text);
+        auto b = m.test_classify_one_by_one(text);
+        matched += a.matched();
+        INFO("text: " << text);
+        REQUIRE(a.intent == b.intent);
+        REQUIRE(a.ranked.size() == b.ranked.size());
+        for (std::size_t k = 0; k < a.ranked.size(); ++k)
+            REQUIRE(a.ranked[k].score == b.ranked[k].score);
+        REQUIRE(a.captures == b.captures);
+    }
+    CHECK(matched > 500); // the texts do exercise the patterns
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The webhook part of the bench (scripts/bench.sh runs it after tandem_bench): the Telegram
+# webhook end to end under wrk on loopback (bench/webhooks/telegram_load.sh: `tandem serve`
+# with the SQLite store, the fake Bot API absorbing every reply, every request a new update
+# in one of 50 000 chats), next to nginx answering a fixed JSON reply to the same requests:
+# the practical HTTP ceiling of this machine. RUNS runs of each (default 3), alternating;
+# medians. Prints a markdown section on stdout.
+#   CONNECTIONS=64 DURATION=10s RUNS=3 bash scripts/bench_webhook.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+connections=${CONNECTIONS:-64}
+duration=${DURATION:-10s}
+runs=${RUNS:-3}
+build=${BUILD_DIR:-build}
+cmake --build "$build" -j"$(nproc)" --target tandem fake_platform_api >/dev/null
+command -v nginx >/dev/null || { echo "bench_webhook: nginx is missing (nginx-light)" >&2; exit 1; }
+
+work=$(mktemp -d)
+nginx_pid=""
+cleanup() {
+  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# nginx: one worker per core, keep-alive as wrk uses it, a fixed JSON answer for any path.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$work/nginx/logs"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log crit;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_buffer_size 16k;
+  server {
+    listen 127.0.0.1:$port;
+    location / { default_type application/json; return 200 '{"ok":true}'; }
+  }
+}
+CONF
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+nginx_pid=$!
+for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/" >/dev/null && break; sleep 0.1; done
+
+# "<req/s> <p50 ms> <p99 ms> <errors>" from a wrk report.
+parse() {
+  python3 -c '
+import re, sys
+t = sys.stdin.read()
+def ms(v, u): return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u]
+rps = float(re.search(r"Requests/sec:\s*([\d.]+)", t).group(1))
+p = {k: ms(v, u) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M)}
+err = sum(int(x) for x in re.findall(r"Non-2xx or 3xx responses:\s*(\d+)", t))
+m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+err += sum(map(int, m.groups())) if m else 0
+print(rps, p.get("50", 0), p.get("99", 0), err)'
+}
+
+lua=bench/webhooks/telegram_update.lua
+: >"$work/nginx.txt"
+: >"$work/tandem.txt"
+for r in $(seq "$runs"); do
+  echo "bench_webhook: run $r/$runs: nginx" >&2
+  wrk -t2 -c"$connections" -d"$duration" --latency -s "$lua" \
+    "http://127.0.0.1:$port/webhooks/telegram" | parse >>"$work/nginx.txt"
+  echo "bench_webhook: run $r/$runs: tandem serve" >&2
+  CONNECTIONS=$connections DURATION=$duration THREADS=2 BUILD_DIR=$build \
+    bash bench/webhooks/telegram_load.sh >"$work/load.txt" 2>&1
+  parse <"$work/load.txt" >>"$work/tandem.txt"
+  grep -E '^tandem_' "$work/load.txt" >"$work/metrics.txt" || true
+done
+
+python3 - "$work/nginx.txt" "$work/tandem.txt" "$connections" "$duration" "$runs" <<'PY'
+import statistics, sys
+def med(path):
+    rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
+    return [statistics.median(c) for c in zip(*rows)], sum(r[3] for r in rows)
+(n_rps, n50, n99, _), n_err = med(sys.argv[1])
+(t_rps, t50, t99, _), t_err = med(sys.argv[2])
+conns, dur, runs = sys.argv[3], sys.argv[4], sys.argv[5]
+ratio = t_rps / n_rps if n_rps else 0
+ok = ratio >= 0.5 and t99 < 10
+print(f"Telegram webhook end to end, wrk -t2 -c{conns} -d{dur} on loopback (wrk, the server, the fake "
+      f"Bot API and nginx share the 2 cores), median of {runs} runs each:\n")
+print("| server | requests/s | p50 | p99 | errors | vs nginx | target | status |")
+print("|---|---|---|---|---|---|---|---|")
+print(f"| nginx-light, fixed `{{\"ok\":true}}` reply (the HTTP ceiling here) | {n_rps:,.0f} | {n50:.2f} ms | {n99:.2f} ms | {int(n_err)} | 1.00× | – | – |")
+print(f"| `tandem serve`: parse the update, whole turn, SQLite commit, reply to the fake Bot API | {t_rps:,.0f} | {t50:.2f} ms | {t99:.2f} ms | {int(t_err)} | {ratio:.2f}× | ≥0.5× nginx, p99 <10 ms | {'**pass**' if ok else '**short**'} |")
+PY
