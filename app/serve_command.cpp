@@ -12,6 +12,7 @@
 #include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/widget/widget_http.hpp"
 #include "bot/log.hpp"
+#include "bot/redis_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -46,7 +47,8 @@ void print_serve_usage(std::ostream& out) {
 
 // /healthz, /readyz and /metrics.
 void add_operational_routes(http::router& routes, std::shared_ptr<http::metrics> stats,
-                            std::shared_ptr<std::atomic<bool>> ready) {
+                            std::shared_ptr<std::atomic<bool>> ready,
+                            std::shared_ptr<bot::conversation_store> store) {
     http::route health;
     health.path = "/healthz";
     health.methods = {"GET"};
@@ -60,10 +62,13 @@ void add_operational_routes(http::router& routes, std::shared_ptr<http::metrics>
     readyz.path = "/readyz";
     readyz.methods = {"GET"};
     readyz.media_types = {};
-    readyz.handler = [ready](http::http_request) -> awaitable<http::http_response> {
-        if (ready->load())
-            co_return http::text_response(200, "ready\n");
-        co_return http::text_response(503, "shutting down\n");
+    readyz.handler = [ready, store](http::http_request) -> awaitable<http::http_response> {
+        if (!ready->load())
+            co_return http::text_response(503, "shutting down\n");
+        // A shared store (Redis) that cannot be reached: send traffic to another instance.
+        if (store && !store->healthy())
+            co_return http::text_response(503, "store unavailable\n");
+        co_return http::text_response(200, "ready\n");
     };
     routes.add(std::move(readyz));
 
@@ -253,9 +258,14 @@ int cmd_serve(args_t args) {
         server_cfg.port = listen_at->second;
     }
 
-    // Telegram's update log lives in the conversation store's file (memory store: memory).
+    // Telegram's update log lives in the conversation store's file (memory store: memory;
+    // Redis: the same Redis, shared by every instance).
     std::shared_ptr<tg::update_dedupe> dedupe;
-    if (rt->cfg.store.kind != "memory") {
+    if (rt->cfg.store.kind == "redis") {
+        std::string problem;
+        dedupe = tg::make_redis_dedupe(
+            bot::redis::options_from_config(rt->cfg, bot::process_env(), problem));
+    } else if (rt->cfg.store.kind != "memory") {
         try {
             dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file));
         } catch (const bot::store_error& e) {
@@ -310,7 +320,7 @@ int cmd_serve(args_t args) {
         rt->service->set_proactive_sink("widget", widget->sink());
         log_channel_on("widget", "/widget.js");
     }
-    add_operational_routes(*routes, stats, ready);
+    add_operational_routes(*routes, stats, ready, rt->store);
 
     // Taken before the server listens, so no edit made after startup can go unseen.
     std::string stamp = watch ? content_stamp(rt->cfg) : std::string();

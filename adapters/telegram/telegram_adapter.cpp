@@ -165,7 +165,15 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
         res.headers.emplace_back("Retry-After", "1");
         co_return res;
     }
-    if (!first_time(u->update_id)) {
+    auto seen = first_time(*u);
+    if (!seen) {
+        // The update log (the shared store) cannot be reached: Telegram retries on a 503,
+        // and this update is neither answered twice nor lost (docs/deployment.md).
+        auto res = http::error_response(503, "store_unavailable");
+        res.headers.emplace_back("Retry-After", "1");
+        co_return res;
+    }
+    if (!*seen) {
         count("duplicate_update");
         bot::log::info("telegram.duplicate_update", {{"update_id", u->update_id}});
         co_return http::json_response(200, "{}");
@@ -181,14 +189,14 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
     co_return http::json_response(200, "{}");
 }
 
-bool telegram_adapter::first_time(std::int64_t update_id) {
+std::optional<bool> telegram_adapter::first_time(const parsed_update& u) {
     try {
-        return dedupe_->first_time(update_id, unix_now());
+        return dedupe_->first_time(u.update_id, u.chat_id ? std::to_string(u.chat_id) : "",
+                                   unix_now());
     } catch (const bot::store_error& e) {
-        // Answering beats silence: a redelivery is rare, a lost message is not.
         count("dedupe_failed");
         bot::log::error("telegram.dedupe_failed", {{"error", e.what()}});
-        return true;
+        return std::nullopt;
     }
 }
 
@@ -338,6 +346,16 @@ awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_poi
     if (stats_)
         stats_->record_turn(channel, result.topic, secs, result.error);
     log_turn(u.chat_id, result, secs);
+    if (result.forgotten) {
+        // "Forget me" leaves no trace: the log of this chat's updates goes too.
+        try {
+            dedupe_->forget(std::to_string(u.chat_id));
+        } catch (const bot::store_error& e) {
+            count("dedupe_failed");
+            bot::log::error("telegram.dedupe_forget_failed",
+                            {{"conversation", log_id(u.chat_id)}, {"error", e.what()}});
+        }
+    }
     render_settings settings;
     settings.parse_mode = cfg_.parse_mode;
     co_await send_all(u.chat_id, render_reply(u.chat_id, result.reply, settings), last);

@@ -70,7 +70,8 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
     };
     using time_point = std::chrono::steady_clock::time_point;
 
-    bool first_time(std::int64_t update_id);
+    // Nothing when the update log cannot be reached (the webhook answers 503).
+    std::optional<bool> first_time(const parsed_update& u);
     bool has_room(std::int64_t chat_id) const;
     bool enqueue(std::int64_t chat_id, job j);
     awaitable<void> drain(std::int64_t chat_id);

@@ -4,9 +4,11 @@
 
 #include <sqlite3.h>
 
+#include "bot/redis_client.hpp"
 #include <deque>
 #include <mutex>
-#include <unordered_set>
+
+#include <unordered_map>
 
 namespace tandem::adapters::telegram {
 
@@ -16,9 +18,10 @@ class memory_dedupe final : public update_dedupe {
   public:
     explicit memory_dedupe(std::size_t window) : window_(window == 0 ? 1 : window) {}
 
-    bool first_time(std::int64_t update_id, std::int64_t) override {
+    bool first_time(std::int64_t update_id, const std::string& conversation,
+                    std::int64_t) override {
         std::lock_guard lock(mu_);
-        if (!seen_.insert(update_id).second)
+        if (!seen_.emplace(update_id, conversation).second)
             return false;
         order_.push_back(update_id);
         while (order_.size() > window_) {
@@ -26,6 +29,13 @@ class memory_dedupe final : public update_dedupe {
             order_.pop_front();
         }
         return true;
+    }
+    std::size_t forget(const std::string& conversation) override {
+        std::lock_guard lock(mu_);
+        std::size_t before = seen_.size();
+        std::erase_if(seen_, [&](const auto& kv) { return kv.second == conversation; });
+        std::erase_if(order_, [&](std::int64_t id) { return !seen_.count(id); });
+        return before - seen_.size();
     }
     std::size_t size() override {
         std::lock_guard lock(mu_);
@@ -35,7 +45,7 @@ class memory_dedupe final : public update_dedupe {
   private:
     std::size_t window_;
     std::mutex mu_;
-    std::unordered_set<std::int64_t> seen_;
+    std::unordered_map<std::int64_t, std::string> seen_; // update id -> conversation
     std::deque<std::int64_t> order_;
 };
 
@@ -53,9 +63,20 @@ class sqlite_dedupe final : public update_dedupe {
             exec("PRAGMA journal_mode=WAL");
             exec("PRAGMA synchronous=NORMAL");
             exec("CREATE TABLE IF NOT EXISTS telegram_updates (update_id INTEGER PRIMARY KEY,"
-                 " seen_at INTEGER NOT NULL)");
-            insert_ = prepare("INSERT OR IGNORE INTO telegram_updates (update_id, seen_at)"
-                              " VALUES (?1, ?2)");
+                 " seen_at INTEGER NOT NULL, conversation TEXT NOT NULL DEFAULT '')");
+            // Logs from before records knew their conversation get the column.
+            sqlite3_stmt* probe = nullptr;
+            int rc = sqlite3_prepare_v2(db_, "SELECT conversation FROM telegram_updates LIMIT 0",
+                                        -1, &probe, nullptr);
+            sqlite3_finalize(probe);
+            if (rc != SQLITE_OK)
+                exec("ALTER TABLE telegram_updates ADD COLUMN conversation TEXT NOT NULL "
+                     "DEFAULT ''");
+            exec("CREATE INDEX IF NOT EXISTS telegram_updates_conversation ON "
+                 "telegram_updates(conversation)");
+            insert_ = prepare("INSERT OR IGNORE INTO telegram_updates (update_id, seen_at,"
+                              " conversation) VALUES (?1, ?2, ?3)");
+            forget_ = prepare("DELETE FROM telegram_updates WHERE conversation = ?1");
             prune_ = prepare("DELETE FROM telegram_updates WHERE seen_at < ?1");
             count_ = prepare("SELECT COUNT(*) FROM telegram_updates");
         } catch (...) {
@@ -65,7 +86,8 @@ class sqlite_dedupe final : public update_dedupe {
     }
     ~sqlite_dedupe() override { close(); }
 
-    bool first_time(std::int64_t update_id, std::int64_t now) override {
+    bool first_time(std::int64_t update_id, const std::string& conversation,
+                    std::int64_t now) override {
         std::lock_guard lock(mu_);
         // Pruning now and then keeps the table at roughly two days of updates.
         if (++since_prune_ >= 256) {
@@ -75,8 +97,18 @@ class sqlite_dedupe final : public update_dedupe {
         }
         sqlite3_bind_int64(insert_, 1, update_id);
         sqlite3_bind_int64(insert_, 2, now);
+        sqlite3_bind_text(insert_, 3, conversation.data(), static_cast<int>(conversation.size()),
+                          SQLITE_TRANSIENT);
         step_done(insert_);
         return sqlite3_changes(db_) == 1;
+    }
+
+    std::size_t forget(const std::string& conversation) override {
+        std::lock_guard lock(mu_);
+        sqlite3_bind_text(forget_, 1, conversation.data(), static_cast<int>(conversation.size()),
+                          SQLITE_TRANSIENT);
+        step_done(forget_);
+        return static_cast<std::size_t>(sqlite3_changes(db_));
     }
 
     std::size_t size() override {
@@ -90,7 +122,7 @@ class sqlite_dedupe final : public update_dedupe {
 
   private:
     void close() {
-        for (auto* s : {insert_, prune_, count_})
+        for (auto* s : {insert_, prune_, count_, forget_})
             sqlite3_finalize(s); // null is a no-op
         sqlite3_close(db_);
         db_ = nullptr;
@@ -123,7 +155,67 @@ class sqlite_dedupe final : public update_dedupe {
     sqlite3_stmt* insert_ = nullptr;
     sqlite3_stmt* prune_ = nullptr;
     sqlite3_stmt* count_ = nullptr;
+    sqlite3_stmt* forget_ = nullptr;
     int since_prune_ = 0;
+};
+
+// KEYS: the update's key, the conversation's set. ARGV: conversation, retention, update id.
+constexpr const char* seen_script = R"lua(
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+if ARGV[1] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+)lua";
+
+// KEYS: the conversation's set. ARGV: the update keys' prefix.
+constexpr const char* forget_script = R"lua(
+local ids = redis.call('SMEMBERS', KEYS[1])
+local n = 0
+for _, id in ipairs(ids) do n = n + redis.call('DEL', ARGV[1] .. id) end
+redis.call('DEL', KEYS[1])
+return n
+)lua";
+
+class redis_dedupe final : public update_dedupe {
+  public:
+    redis_dedupe(const bot::redis_options& o, std::int64_t retention)
+        : db_(o), updates_(o.key_prefix + "tg:u:"), chats_(o.key_prefix + "tg:chat:"),
+          retention_(retention < 1 ? 1 : retention) {}
+
+    bool first_time(std::int64_t update_id, const std::string& conversation,
+                    std::int64_t) override {
+        auto id = std::to_string(update_id);
+        // Not retried on a broken connection: had it run, a retry would call it a repeat.
+        return db_.eval(seen_script, {updates_ + id, chats_ + conversation},
+                        {conversation, std::to_string(retention_), id}, false)
+                   .integer == 1;
+    }
+
+    std::size_t forget(const std::string& conversation) override {
+        return static_cast<std::size_t>(
+            db_.eval(forget_script, {chats_ + conversation}, {updates_}, true).integer);
+    }
+
+    // Counts the update keys (SCAN: never blocks the server for long).
+    std::size_t size() override {
+        std::size_t n = 0;
+        std::string cursor = "0";
+        do {
+            auto r = db_.command({"SCAN", cursor, "MATCH", updates_ + "*", "COUNT", "1000"}, true);
+            if (r.elements.size() != 2)
+                throw bot::store_error("redis: unexpected SCAN reply");
+            cursor = r.elements[0].str;
+            n += r.elements[1].elements.size();
+        } while (cursor != "0");
+        return n;
+    }
+
+  private:
+    bot::redis::client db_;
+    std::string updates_, chats_;
+    std::int64_t retention_;
 };
 
 } // namespace
@@ -135,6 +227,15 @@ std::shared_ptr<update_dedupe> make_memory_dedupe(std::size_t window) {
 std::shared_ptr<update_dedupe> make_sqlite_dedupe(const std::string& path,
                                                   std::int64_t retention_seconds) {
     return std::make_shared<sqlite_dedupe>(path, retention_seconds);
+}
+
+} // namespace tandem::adapters::telegram
+
+namespace tandem::adapters::telegram {
+
+std::shared_ptr<update_dedupe> make_redis_dedupe(const bot::redis_options& options,
+                                                 std::int64_t retention_seconds) {
+    return std::make_shared<redis_dedupe>(options, retention_seconds);
 }
 
 } // namespace tandem::adapters::telegram

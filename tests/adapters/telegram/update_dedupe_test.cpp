@@ -1,9 +1,15 @@
 // The update_id log that keeps a redelivered Telegram update from being answered twice.
+#include "../../support/redis_server.hpp"
 #include "adapters/telegram/update_dedupe.hpp"
 #include "bot/conversation_store.hpp"
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
 
 using namespace tandem::test;
 namespace tg = tandem::adapters::telegram;
@@ -43,4 +49,98 @@ TEST_CASE("update_dedupe: an unusable file is a store_error at open", "[telegram
     temp_dir tmp;
     auto dir_not_file = tmp.str();
     CHECK_THROWS_AS(tg::make_sqlite_dedupe(dir_not_file), tandem::bot::store_error);
+}
+
+namespace {
+// The same contract for every update log: a repeat is caught, forgetting a conversation
+// removes its records (and only its), other conversations keep theirs.
+void dedupe_contract(tg::update_dedupe& d) {
+    CHECK(d.first_time(101, "7", 1000));
+    CHECK(d.first_time(102, "7", 1000));
+    CHECK(d.first_time(201, "8", 1000));
+    CHECK(d.first_time(301, "", 1000)); // an update of no chat
+    CHECK_FALSE(d.first_time(101, "7", 1001));
+    CHECK_FALSE(d.first_time(201, "8", 1001));
+    CHECK(d.size() == 4);
+    CHECK(d.forget("7") == 2);
+    CHECK(d.size() == 2);
+    CHECK(d.forget("7") == 0);
+    // Forgotten: nothing says chat 7 ever wrote, so its ids count as new.
+    CHECK(d.first_time(101, "7", 1002));
+    CHECK_FALSE(d.first_time(201, "8", 1002));
+    CHECK_FALSE(d.first_time(301, "", 1002));
+    CHECK(d.forget("9") == 0);
+}
+} // namespace
+
+TEST_CASE("update_dedupe: memory, SQLite and Redis keep the same contract", "[telegram][store]") {
+    SECTION("memory") {
+        auto d = tg::make_memory_dedupe(100);
+        dedupe_contract(*d);
+    }
+    SECTION("sqlite") {
+        temp_dir tmp;
+        auto d = tg::make_sqlite_dedupe((tmp.path() / "tandem.sqlite").string());
+        dedupe_contract(*d);
+    }
+    SECTION("redis") {
+        redis_server server;
+        auto d = tg::make_redis_dedupe(server.options("dd:"));
+        dedupe_contract(*d);
+    }
+}
+
+TEST_CASE("update_dedupe: SQLite forgets a conversation's records across reopening",
+          "[telegram][store]") {
+    temp_dir tmp;
+    auto file = (tmp.path() / "tandem.sqlite").string();
+    {
+        auto d = tg::make_sqlite_dedupe(file);
+        CHECK(d->first_time(5, "42", 10));
+        CHECK(d->first_time(6, "43", 10));
+    }
+    auto d = tg::make_sqlite_dedupe(file);
+    CHECK(d->forget("42") == 1);
+    CHECK(d->size() == 1);
+}
+
+TEST_CASE("update_dedupe: Redis is shared by instances, survives a restart, expires ids",
+          "[telegram][store]") {
+    redis_server server(true);
+    auto a = tg::make_redis_dedupe(server.options("dd:"), 1);
+    auto b = tg::make_redis_dedupe(server.options("dd:"));
+    CHECK(a->first_time(1, "5", 0));
+    CHECK_FALSE(b->first_time(1, "5", 0)); // the other instance sees it
+    CHECK(b->first_time(2, "5", 0));
+    server.stop();
+    CHECK_THROWS_AS(b->first_time(3, "5", 0), tandem::bot::store_error);
+    server.start();
+    CHECK_FALSE(b->first_time(2, "5", 0)); // kept on disk
+    // Ids a records with a retention of 1 s expire (Redis does it; polled, bounded).
+    bool expired = false;
+    for (int i = 0; i < 600 && !expired; ++i) {
+        expired = b->first_time(1, "5", 0);
+        if (!expired)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    CHECK(expired);
+    CHECK(b->forget("5") >= 1);
+    // Two instances racing for the same updates: each id is first exactly once.
+    std::atomic<int> firsts{0}, errors{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+        ts.emplace_back([&, t] {
+            auto& d = t % 2 ? *a : *b;
+            for (int id = 1000; id < 1200; ++id)
+                try {
+                    if (d.first_time(id, "9", 0))
+                        ++firsts;
+                } catch (const tandem::bot::store_error&) {
+                    ++errors;
+                }
+        });
+    for (auto& t : ts)
+        t.join();
+    CHECK(errors == 0);
+    CHECK(firsts == 200);
 }
