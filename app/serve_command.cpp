@@ -265,6 +265,8 @@ int cmd_serve(args_t args) {
         std::string problem;
         dedupe = tg::make_redis_dedupe(
             bot::redis::options_from_config(rt->cfg, bot::process_env(), problem));
+        // Several instances: acknowledge an update only once its turn is done.
+        tg_cfg.ack_after_turn = true;
     } else if (rt->cfg.store.kind != "memory") {
         try {
             dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file));

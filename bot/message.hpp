@@ -18,6 +18,10 @@ struct inbound_message {
     std::string platform_message_id; // for logs and dedupe only
     std::string language;            // BCP 47 hint from the channel, may be empty
     std::int64_t timestamp = 0;      // unix seconds; 0 = now
+    // platform_message_id never repeats within the conversation except when the platform
+    // delivers the same message again: then the conversation keeps the first turn and the
+    // repeat gets that turn's reply again, not a second turn (several instances, one store).
+    bool redelivery_safe = false;
 };
 
 // A quick-reply choice the user may pick.

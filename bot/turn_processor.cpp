@@ -22,6 +22,38 @@ bool is_safety_signal(const classification& r) {
 // How often a turn is run again when another instance saved its conversation meanwhile.
 constexpr int max_attempts = 16;
 
+// The state remembers the last redelivery-safe message and its reply, so a redelivered
+// message (the instance that took it died before acknowledging it) gets the same reply
+// instead of running a second turn.
+nlohmann::json with_last_message(nlohmann::json state, const inbound_message& msg,
+                                 const outbound_message& reply) {
+    if (!msg.redelivery_safe || msg.platform_message_id.empty())
+        return state;
+    nlohmann::json options = nlohmann::json::array();
+    for (const auto& o : reply.options)
+        options.push_back({{"id", o.id}, {"label", o.label}});
+    state["last_message"] = {{"id", msg.platform_message_id},
+                             {"texts", reply.texts},
+                             {"options", std::move(options)},
+                             {"end", reply.end}};
+    return state;
+}
+
+std::optional<turn_result> redelivered(const nlohmann::json& state, const inbound_message& msg) {
+    if (!msg.redelivery_safe || msg.platform_message_id.empty())
+        return std::nullopt;
+    auto it = state.find("last_message");
+    if (it == state.end() || !it->is_object() || it->value("id", "") != msg.platform_message_id)
+        return std::nullopt;
+    turn_result r;
+    r.intent = "redelivered";
+    r.reply.texts = it->value("texts", std::vector<std::string>{});
+    for (const auto& o : it->value("options", nlohmann::json::array()))
+        r.reply.options.push_back({o.value("id", ""), o.value("label", "")});
+    r.reply.end = it->value("end", false);
+    return r;
+}
+
 } // namespace
 
 turn_processor::turn_processor(std::shared_ptr<const content> c,
@@ -78,7 +110,10 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             if (auto stored = store_->load_versioned(k)) {
                 version = stored->version;
                 try {
-                    state = state_from_json(nlohmann::json::parse(stored->json));
+                    auto doc = nlohmann::json::parse(stored->json);
+                    if (auto again = redelivered(doc, msg))
+                        return *again;
+                    state = state_from_json(doc);
                     fresh = false;
                 } catch (const std::exception& e) {
                     log::warn("state_corrupt",
@@ -205,7 +240,7 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             if (out.forget) {
                 store_->erase(k);
             } else if (!store_->save_if(
-                           k, to_json(out.state).dump(),
+                           k, with_last_message(to_json(out.state), msg, out.reply).dump(),
                            // The store expires a conversation by its last activity; a conversation
                            // whose user chose to keep self-ratings counts as active until
                            // keep_until.

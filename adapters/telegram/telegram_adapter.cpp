@@ -165,6 +165,8 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
         res.headers.emplace_back("Retry-After", "1");
         co_return res;
     }
+    if (cfg_.ack_after_turn)
+        co_return co_await handle_after_turn(std::move(*u));
     auto seen = first_time(*u);
     if (!seen) {
         // The update log (the shared store) cannot be reached: Telegram retries on a 503,
@@ -186,6 +188,78 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
     job j;
     j.update = std::move(*u);
     enqueue(chat, std::move(j));
+    co_return http::json_response(200, "{}");
+}
+
+namespace {
+
+http::http_response retry_later(const char* why) {
+    auto res = http::error_response(503, why);
+    res.headers.emplace_back("Retry-After", "1");
+    return res;
+}
+
+void log_store_failed(const char* event, const std::string& error) {
+    bot::log::error(event, {{"error", error}});
+}
+
+} // namespace
+
+// Acknowledges only once the turn is committed and its reply sent. Whatever fails before
+// that answers 503, and Telegram delivers the update again (to this or another instance).
+awaitable<http::http_response> telegram_adapter::handle_after_turn(parsed_update u) {
+    std::string conversation = u.chat_id ? std::to_string(u.chat_id) : "";
+    auto claimed = update_dedupe::claim_result::repeat;
+    try {
+        claimed = dedupe_->claim(u.update_id, conversation, unix_now(), cfg_.claim_lease.count());
+    } catch (const bot::store_error& e) {
+        count("dedupe_failed");
+        log_store_failed("telegram.dedupe_failed", e.what());
+        co_return retry_later("store_unavailable");
+    }
+    if (claimed == update_dedupe::claim_result::repeat) {
+        count("duplicate_update");
+        bot::log::info("telegram.duplicate_update", {{"update_id", u.update_id}});
+        co_return http::json_response(200, "{}");
+    }
+    if (claimed == update_dedupe::claim_result::busy) {
+        count("update_in_progress"); // another instance has it (or died holding it)
+        co_return retry_later("in_progress");
+    }
+    if (u.kind == update_kind::ignored) {
+        count("ignored_update");
+        try {
+            dedupe_->confirm(u.update_id, conversation, unix_now());
+        } catch (const bot::store_error& e) {
+            log_store_failed("telegram.dedupe_failed", e.what());
+        }
+        co_return http::json_response(200, "{}");
+    }
+    auto ex = co_await net::this_coro::executor;
+    std::int64_t chat = u.chat_id;
+    job j;
+    j.update = std::move(u);
+    j.done = std::make_shared<delivery>(ex);
+    j.ack_after_turn = true;
+    auto done = j.done;
+    auto update_id = j.update.update_id;
+    if (!enqueue(chat, std::move(j))) {
+        try {
+            dedupe_->release(update_id, conversation);
+        } catch (const bot::store_error&) {
+            // the claim lapses after its lease
+        }
+        co_return retry_later("busy");
+    }
+    // Waits at most half the lease: past it, 503 (the worker still confirms or releases,
+    // and the redelivery is answered from that).
+    net::steady_timer timer(ex, cfg_.claim_lease / 2);
+    auto r = co_await (done->ch.async_receive(use_tuple) || timer.async_wait(use_tuple));
+    if (r.index() != 0)
+        co_return retry_later("in_progress");
+    auto [ec, ok] = std::get<0>(r);
+    if (ec || !ok)
+        co_return retry_later("turn_failed");
     co_return http::json_response(200, "{}");
 }
 
@@ -290,6 +364,8 @@ awaitable<void> telegram_adapter::drain(std::int64_t chat_id) {
             bot::log::error("telegram.update_failed",
                             {{"conversation", log_id(chat_id)}, {"error", failure}});
         }
+        if (!ok && j.ack_after_turn)
+            release_update(j.update);
         if (j.done)
             j.done->ch.try_send(boost::system::error_code{}, ok);
         std::lock_guard lock(mu_);
@@ -304,31 +380,48 @@ awaitable<bool> telegram_adapter::process(const job& j, time_point& last) {
         co_return co_await send_all(j.update.chat_id,
                                     render_reply(j.update.chat_id, *j.push, settings), last);
     }
-    co_await answer_update(j.update, last);
-    co_return true;
+    bool ok = co_await answer_update(j.update, j.ack_after_turn, last);
+    if (ok && j.ack_after_turn) {
+        // Committed and sent: redeliveries are repeats from now on.
+        try {
+            dedupe_->confirm(j.update.update_id,
+                             j.update.chat_id ? std::to_string(j.update.chat_id) : "", unix_now());
+        } catch (const bot::store_error& e) {
+            // The claim lapses; a redelivery then gets the stored reply again, never a
+            // second turn (inbound_message::redelivery_safe).
+            log_store_failed("telegram.dedupe_failed", e.what());
+        }
+    }
+    co_return ok;
 }
 
-awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_point& last) {
+void telegram_adapter::release_update(const parsed_update& u) {
+    try {
+        dedupe_->release(u.update_id, u.chat_id ? std::to_string(u.chat_id) : "");
+    } catch (const bot::store_error& e) {
+        log_store_failed("telegram.dedupe_failed", e.what()); // the claim lapses
+    }
+}
+
+awaitable<bool> telegram_adapter::answer_update(const parsed_update& u, bool ack_after_turn,
+                                                time_point& last) {
     if (u.kind == update_kind::callback) {
         // Every press must be answered, or the client keeps showing a spinner.
         json params = json::object();
         params["callback_query_id"] = u.callback_id;
         co_await api_.call(std::string("answerCallbackQuery"), std::move(params));
         if (u.callback_data.empty())
-            co_return;
+            co_return true;
     }
     if (cfg_.private_chats_only && !u.chat_type.empty() && u.chat_type != "private") {
         // In a group, answer only what speaks to the bot, so it never chatters there.
         if (u.addressed || u.kind == update_kind::callback)
-            co_await send_note(u.chat_id, private_only_note, last);
-        else
-            count("group_ignored");
-        co_return;
+            co_return co_await send_note(u.chat_id, private_only_note, last);
+        count("group_ignored");
+        co_return true;
     }
-    if (u.kind == update_kind::other_message) {
-        co_await send_note(u.chat_id, text_only_note, last);
-        co_return;
-    }
+    if (u.kind == update_kind::other_message)
+        co_return co_await send_note(u.chat_id, text_only_note, last);
     bot::inbound_message in;
     in.channel = channel;
     in.conversation_id = std::to_string(u.chat_id);
@@ -336,6 +429,7 @@ awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_poi
     in.language = u.language;
     in.timestamp = u.date;
     in.platform_message_id = std::to_string(u.update_id);
+    in.redelivery_safe = true; // update_ids are unique per bot; a repeat is a redelivery
     if (u.kind == update_kind::callback)
         in.option_id = option_from_callback_data(u.callback_data);
     else
@@ -346,6 +440,8 @@ awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_poi
     if (stats_)
         stats_->record_turn(channel, result.topic, secs, result.error);
     log_turn(u.chat_id, result, secs);
+    if (result.error && ack_after_turn)
+        co_return false; // nothing committed: 503, and Telegram's redelivery runs it again
     if (result.forgotten) {
         // "Forget me" leaves no trace: the log of this chat's updates goes too.
         try {
@@ -358,7 +454,7 @@ awaitable<void> telegram_adapter::answer_update(const parsed_update& u, time_poi
     }
     render_settings settings;
     settings.parse_mode = cfg_.parse_mode;
-    co_await send_all(u.chat_id, render_reply(u.chat_id, result.reply, settings), last);
+    co_return co_await send_all(u.chat_id, render_reply(u.chat_id, result.reply, settings), last);
 }
 
 awaitable<bool> telegram_adapter::send_note(std::int64_t chat_id, std::string text,

@@ -63,6 +63,7 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
         parsed_update update;                      // an update to answer, or...
         std::optional<bot::outbound_message> push; // ...a check-in to send
         std::shared_ptr<delivery> done;            // told the check-in's outcome
+        bool ack_after_turn = false; // done is told once the turn is committed, reply sent
     };
     struct chat_queue {
         std::deque<job> jobs;
@@ -76,7 +77,9 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
     bool enqueue(std::int64_t chat_id, job j);
     awaitable<void> drain(std::int64_t chat_id);
     awaitable<bool> process(const job& j, time_point& last);
-    awaitable<void> answer_update(const parsed_update& u, time_point& last);
+    awaitable<bool> answer_update(const parsed_update& u, bool ack_after_turn, time_point& last);
+    awaitable<http::http_response> handle_after_turn(parsed_update u);
+    void release_update(const parsed_update& u);
     awaitable<bool> send_note(std::int64_t chat_id, std::string text, time_point& last);
     awaitable<bool> send_all(std::int64_t chat_id, std::vector<nlohmann::json> messages,
                              time_point& last);

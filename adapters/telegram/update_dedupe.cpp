@@ -30,6 +30,11 @@ class memory_dedupe final : public update_dedupe {
         }
         return true;
     }
+    void release(std::int64_t update_id, const std::string&) override {
+        std::lock_guard lock(mu_);
+        if (seen_.erase(update_id))
+            std::erase(order_, update_id);
+    }
     std::size_t forget(const std::string& conversation) override {
         std::lock_guard lock(mu_);
         std::size_t before = seen_.size();
@@ -77,6 +82,7 @@ class sqlite_dedupe final : public update_dedupe {
             insert_ = prepare("INSERT OR IGNORE INTO telegram_updates (update_id, seen_at,"
                               " conversation) VALUES (?1, ?2, ?3)");
             forget_ = prepare("DELETE FROM telegram_updates WHERE conversation = ?1");
+            release_ = prepare("DELETE FROM telegram_updates WHERE update_id = ?1");
             prune_ = prepare("DELETE FROM telegram_updates WHERE seen_at < ?1");
             count_ = prepare("SELECT COUNT(*) FROM telegram_updates");
         } catch (...) {
@@ -103,6 +109,12 @@ class sqlite_dedupe final : public update_dedupe {
         return sqlite3_changes(db_) == 1;
     }
 
+    void release(std::int64_t update_id, const std::string&) override {
+        std::lock_guard lock(mu_);
+        sqlite3_bind_int64(release_, 1, update_id);
+        step_done(release_);
+    }
+
     std::size_t forget(const std::string& conversation) override {
         std::lock_guard lock(mu_);
         sqlite3_bind_text(forget_, 1, conversation.data(), static_cast<int>(conversation.size()),
@@ -122,7 +134,7 @@ class sqlite_dedupe final : public update_dedupe {
 
   private:
     void close() {
-        for (auto* s : {insert_, prune_, count_, forget_})
+        for (auto* s : {insert_, prune_, count_, forget_, release_})
             sqlite3_finalize(s); // null is a no-op
         sqlite3_close(db_);
         db_ = nullptr;
@@ -156,16 +168,39 @@ class sqlite_dedupe final : public update_dedupe {
     sqlite3_stmt* prune_ = nullptr;
     sqlite3_stmt* count_ = nullptr;
     sqlite3_stmt* forget_ = nullptr;
+    sqlite3_stmt* release_ = nullptr;
     int since_prune_ = 0;
 };
 
 // KEYS: the update's key, the conversation's set. ARGV: conversation, retention, update id.
+// An update's key holds "d" (answered) or "c" (claimed, while its lease lasts).
 constexpr const char* seen_script = R"lua(
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+if not redis.call('SET', KEYS[1], 'd', 'NX', 'EX', ARGV[2]) then return 0 end
 if ARGV[1] ~= '' then
   redis.call('SADD', KEYS[2], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[2])
 end
+return 1
+)lua";
+
+// KEYS: the update's key, the conversation's set. ARGV: conversation, lease, update id,
+// retention. 1: claimed, 0: answered already, 2: claimed by someone else.
+constexpr const char* claim_script = R"lua(
+local cur = redis.call('GET', KEYS[1])
+if cur == 'c' then return 2 end
+if cur then return 0 end
+redis.call('SET', KEYS[1], 'c', 'EX', ARGV[2])
+if ARGV[1] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+return 1
+)lua";
+
+// KEYS: the update's key, the conversation's set. ARGV: update id.
+constexpr const char* release_script = R"lua(
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 )lua";
 
@@ -191,6 +226,30 @@ class redis_dedupe final : public update_dedupe {
         return db_.eval(seen_script, {updates_ + id, chats_ + conversation},
                         {conversation, std::to_string(retention_), id}, false)
                    .integer == 1;
+    }
+
+    claim_result claim(std::int64_t update_id, const std::string& conversation, std::int64_t,
+                       std::int64_t lease) override {
+        auto id = std::to_string(update_id);
+        // Not retried on a broken connection: had it run, a retry would call it busy.
+        auto r = db_.eval(claim_script, {updates_ + id, chats_ + conversation},
+                          {conversation, std::to_string(lease < 1 ? 1 : lease), id,
+                           std::to_string(retention_)},
+                          false)
+                     .integer;
+        return r == 1 ? claim_result::first : r == 2 ? claim_result::busy : claim_result::repeat;
+    }
+
+    void confirm(std::int64_t update_id, const std::string&, std::int64_t) override {
+        // XX: an update whose conversation was forgotten meanwhile stays forgotten.
+        db_.command({"SET", updates_ + std::to_string(update_id), "d", "XX", "EX",
+                     std::to_string(retention_)},
+                    true);
+    }
+
+    void release(std::int64_t update_id, const std::string& conversation) override {
+        auto id = std::to_string(update_id);
+        db_.eval(release_script, {updates_ + id, chats_ + conversation}, {id}, true);
     }
 
     std::size_t forget(const std::string& conversation) override {
@@ -219,6 +278,15 @@ class redis_dedupe final : public update_dedupe {
 };
 
 } // namespace
+
+update_dedupe::claim_result update_dedupe::claim(std::int64_t update_id,
+                                                 const std::string& conversation, std::int64_t now,
+                                                 std::int64_t) {
+    // One process alone: nobody else can hold a claim, and a claim that fails is released.
+    return first_time(update_id, conversation, now) ? claim_result::first : claim_result::repeat;
+}
+
+void update_dedupe::confirm(std::int64_t, const std::string&, std::int64_t) {}
 
 std::shared_ptr<update_dedupe> make_memory_dedupe(std::size_t window) {
     return std::make_shared<memory_dedupe>(window);

@@ -30,6 +30,19 @@ class update_dedupe {
     virtual std::size_t forget(const std::string& conversation) = 0;
     // Ids currently remembered.
     virtual std::size_t size() = 0;
+
+    // Acknowledging after the turn (several instances behind a load balancer): an update is
+    // claimed for a while (lease_seconds), then confirmed once its turn is committed and
+    // its reply sent, or released when that failed (so Telegram's redelivery is answered).
+    // A claim that is neither confirmed nor released (the instance died) lapses after the
+    // lease, and the redelivery is answered by another instance.
+    enum class claim_result { first, repeat, busy };
+    // first: claimed now; repeat: already answered; busy: claimed by someone else.
+    virtual claim_result claim(std::int64_t update_id, const std::string& conversation,
+                               std::int64_t now, std::int64_t lease_seconds);
+    virtual void confirm(std::int64_t update_id, const std::string& conversation, std::int64_t now);
+    // Removes the record of update_id (claimed or not).
+    virtual void release(std::int64_t update_id, const std::string& conversation) = 0;
 };
 
 // The last `window` ids, in memory (tests, and store.kind "memory").
