@@ -5,11 +5,13 @@
 #include "../support/test_support.hpp"
 
 #include "bot/conversation_store.hpp"
+#include "bot/turn_processor.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -224,7 +226,8 @@ TEMPLATE_TEST_CASE("store conformance: concurrent turns from two instances lose 
     INFO("conflicts resolved by running the turn again: " << conflicts.load());
     auto check = backend.open();
     for (int c = 0; c < conversations; ++c) {
-        nlohmann::json list = nlohmann::json::parse(check->load("test:c" + std::to_string(c)).value());
+        nlohmann::json list =
+            nlohmann::json::parse(check->load("test:c" + std::to_string(c)).value());
         REQUIRE(list.size() == static_cast<std::size_t>(threads * turns));
         std::map<int, int> next; // thread -> the next turn expected from it
         for (const auto& id : list) {
@@ -271,4 +274,77 @@ TEST_CASE("store conformance: nothing listens there is a clear store_error", "[s
                    Catch::Contains("cannot connect to redis at") && Catch::Contains("nobody.sock"));
     }
     CHECK_FALSE(s->healthy());
+}
+
+namespace {
+
+// Another instance gets its turn in just before this one saves: the store is wrapped so
+// that the first save_if first runs `meanwhile` (a turn on a second instance).
+class racing_store final : public bot::conversation_store {
+  public:
+    racing_store(std::shared_ptr<bot::conversation_store> inner, std::function<void()> meanwhile)
+        : inner_(std::move(inner)), meanwhile_(std::move(meanwhile)) {}
+    std::optional<std::string> load(const std::string& k) override { return inner_->load(k); }
+    std::optional<versioned> load_versioned(const std::string& k) override {
+        return inner_->load_versioned(k);
+    }
+    void save(const std::string& k, const std::string& v, std::int64_t t) override {
+        inner_->save(k, v, t);
+    }
+    std::optional<std::uint64_t> save_if(const std::string& k, const std::string& v, std::int64_t t,
+                                         std::uint64_t expected) override {
+        if (!raced_) {
+            raced_ = true;
+            meanwhile_();
+        }
+        ++save_ifs;
+        return inner_->save_if(k, v, t, expected);
+    }
+    bool erase(const std::string& k) override { return inner_->erase(k); }
+    std::size_t erase_idle_before(std::int64_t c) override { return inner_->erase_idle_before(c); }
+    std::size_t size() override { return inner_->size(); }
+    int save_ifs = 0;
+
+  private:
+    std::shared_ptr<bot::conversation_store> inner_;
+    std::function<void()> meanwhile_;
+    bool raced_ = false;
+};
+
+bot::inbound_message message(const std::string& text) {
+    bot::inbound_message m;
+    m.channel = "test";
+    m.conversation_id = "raced";
+    m.text = text;
+    return m;
+}
+
+} // namespace
+
+TEMPLATE_TEST_CASE("store conformance: a turn that lost the race runs again on the winner's "
+                   "state",
+                   "[store][concurrency]", memory_backend, sqlite_backend, redis_backend) {
+    TestType backend;
+    auto content = test::load_ok(test::fixture_paths());
+    bot::config cfg;
+    auto other_store = backend.open();
+    bot::turn_processor other(content, other_store, cfg.conversation);
+    bot::turn_result other_result;
+    auto racing = std::make_shared<racing_store>(backend.open(), [&] {
+        // The other instance takes "i need some space" first: the smothered dialog opens.
+        other_result = other.run(message("i need some space"), 1000);
+    });
+    bot::turn_processor mine(content, racing, cfg.conversation);
+    // Run alone, "a partner" would not be an answer to anything; after the other turn it
+    // answers the dialog's question "who?".
+    auto r = mine.run(message("a partner"), 1001);
+    CHECK_FALSE(other_result.error);
+    CHECK(other_result.node == "who");
+    CHECK_FALSE(r.error);
+    CHECK(r.node == "use");
+    CHECK(racing->save_ifs == 2); // refused once, then saved
+    auto stored = other_store->load_versioned("test:raced");
+    REQUIRE(stored.has_value());
+    auto state = nlohmann::json::parse(stored->json);
+    CHECK(state["stack"].back()["node"] == "use");
 }
