@@ -178,3 +178,28 @@ TEST_CASE("store: the check-in store is owner-only and fails cleanly on a bad fi
     // (Under AddressSanitizer this also proves the half-opened connection is closed.)
     CHECK_THROWS_AS(bot::make_sqlite_checkin_store(garbage.string()), bot::store_error);
 }
+
+TEST_CASE("store: an SQLite file from before versions opens, and its rows start at version 1",
+          "[store]") {
+    test::temp_dir tmp;
+    auto path = (tmp.path() / "old.sqlite").string();
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        const char* sql = "CREATE TABLE conversations (key TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                          " last_active INTEGER NOT NULL);"
+                          "INSERT INTO conversations VALUES ('console:local', '{\"old\":1}', 5);";
+        REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto s = bot::make_sqlite_store(path);
+    auto got = s->load_versioned("console:local");
+    REQUIRE(got.has_value());
+    CHECK(got->json == R"({"old":1})");
+    CHECK(got->version == 1);
+    CHECK_FALSE(s->save_if("console:local", "{}", 6, 0).has_value());
+    CHECK(s->save_if("console:local", R"({"new":1})", 6, 1) == std::optional<std::uint64_t>(2));
+    // Opening it again does not migrate twice.
+    auto again = bot::make_sqlite_store(path);
+    CHECK(again->load_versioned("console:local").value().version == 2);
+}

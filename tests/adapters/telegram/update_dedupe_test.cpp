@@ -5,6 +5,7 @@
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
@@ -143,4 +144,24 @@ TEST_CASE("update_dedupe: Redis is shared by instances, survives a restart, expi
         t.join();
     CHECK(errors == 0);
     CHECK(firsts == 200);
+}
+
+TEST_CASE("update_dedupe: an SQLite log from before conversations opens and keeps its ids",
+          "[telegram][store]") {
+    temp_dir tmp;
+    auto file = (tmp.path() / "tandem.sqlite").string();
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+        const char* sql = "CREATE TABLE telegram_updates (update_id INTEGER PRIMARY KEY,"
+                          " seen_at INTEGER NOT NULL);"
+                          "INSERT INTO telegram_updates VALUES (42, 1000);";
+        REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto d = tg::make_sqlite_dedupe(file);
+    CHECK_FALSE(d->first_time(42, "7", 1001)); // still remembered
+    CHECK(d->first_time(43, "7", 1001));
+    CHECK(d->forget("7") == 1); // the old record knows no conversation; the new one goes
+    CHECK(d->size() == 1);
 }
