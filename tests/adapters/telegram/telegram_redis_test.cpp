@@ -20,9 +20,9 @@ namespace {
 const std::string secret = "redis_test_secret";
 constexpr std::int64_t chat = 777001;
 
-std::string update(std::int64_t id, const std::string& text) {
-    json from = {{"id", chat}, {"is_bot", false}, {"first_name", "Sam"}};
-    json c = {{"id", chat}, {"type", "private"}};
+std::string update(std::int64_t id, const std::string& text, std::int64_t to = chat) {
+    json from = {{"id", to}, {"is_bot", false}, {"first_name", "Sam"}};
+    json c = {{"id", to}, {"type", "private"}};
     json m = {
         {"message_id", id}, {"from", from}, {"chat", c}, {"date", 1735689600}, {"text", text}};
     return json{{"update_id", id}, {"message", m}}.dump();
@@ -36,6 +36,7 @@ struct redis_env {
     std::shared_ptr<bot::conversation_store> store;
     std::unique_ptr<bot::bot_service> core;
     http::http_client client{ioc.get_executor()};
+    std::shared_ptr<tg::update_dedupe> dedupe;
     std::shared_ptr<tg::telegram_adapter> adapter;
     std::unique_ptr<http::http_server> server;
     std::uint16_t port = 0;
@@ -53,9 +54,9 @@ struct redis_env {
         tc.api_base = api.base();
         tc.per_chat_interval = 0ms;
         tc.ack_after_turn = true;
-        adapter = std::make_shared<tg::telegram_adapter>(
-            ioc.get_executor(), tc, *core, client, nullptr,
-            tg::make_redis_dedupe(dedupe_redis.options("t:")));
+        dedupe = tg::make_redis_dedupe(dedupe_redis.options("t:"));
+        adapter = std::make_shared<tg::telegram_adapter>(ioc.get_executor(), tc, *core, client,
+                                                         nullptr, dedupe);
         auto routes = std::make_shared<http::router>();
         routes->add(adapter->route());
         http::server_config sc;
@@ -166,4 +167,36 @@ TEST_CASE("telegram on redis: a reply that could not be sent is sent on redelive
         CHECK(again.json == after.json);
         co_return;
     });
+}
+
+TEST_CASE("telegram on redis: forget me removes the chat's update records too",
+          "[telegram][redis][privacy]") {
+    redis_server redis;
+    redis_env env(redis, redis);
+    tandem::bot::redis::client raw(redis.options());
+    auto keys = [&](const std::string& pattern) {
+        return raw.command({"KEYS", pattern}, true).elements.size();
+    };
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        int status = 0;
+        status = co_await env.post(update(40, "/start"));
+        CHECK(status == 200);
+        status = co_await env.post(update(41, "i need some space"));
+        CHECK(status == 200);
+        status = co_await env.post(update(50, "/start", chat + 1)); // someone else
+        CHECK(status == 200);
+        CHECK(keys("t:tg:u:*") == 3);
+        CHECK(keys("t:tg:chat:" + std::to_string(chat)) == 1);
+        status = co_await env.post(update(42, "/forget"));
+        CHECK(status == 200);
+        co_return;
+    });
+    // Nothing says this chat ever wrote: no state, no update ids, no per-chat set.
+    CHECK_FALSE(env.store->load("telegram:" + std::to_string(chat)).has_value());
+    CHECK(keys("t:tg:chat:" + std::to_string(chat)) == 0);
+    CHECK(keys("t:tg:u:4*") == 0);
+    // The other chat keeps its record and its conversation.
+    CHECK(keys("t:tg:u:50") == 1);
+    CHECK(env.store->load("telegram:" + std::to_string(chat + 1)).has_value());
+    CHECK(env.dedupe->size() == 1);
 }
