@@ -8,8 +8,14 @@
 // are passed to the core as text; the core gives them the same meaning on every channel.
 // Answers: 401 missing secret header, 403 wrong secret, 400 malformed update, 200 for
 // everything accepted or deliberately ignored, 503 (Telegram retries later) while shutting
-// down or when the chat's queue or all queues are full. A 503'd update is not recorded as
-// seen, so its redelivery is answered.
+// down, when the chat's queue or all queues are full, or when the update log cannot be
+// reached. A 503'd update is not recorded as seen, so its redelivery is answered.
+//
+// With cfg.ack_after_turn (several instances on one Redis, docs/deployment.md) an update is
+// claimed in the shared log and acknowledged only once its turn is committed and its reply
+// sent; a failure on the way (store, Bot API) releases the claim and answers 503, and an
+// instance that dies holding a claim loses nothing: the claim lapses and the redelivery is
+// answered elsewhere, with the stored reply when the turn had already been committed.
 #pragma once
 
 #include "adapters/http/metrics.hpp"
