@@ -99,187 +99,192 @@ std::string apology(const content& c) {
 } // namespace
 
 turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
+    for (int attempt = 1;; ++attempt)
+        if (auto r = attempt_turn(msg, now, attempt))
+            return *r;
+}
+
+// One attempt at a turn; nothing when another instance saved the conversation since this
+// attempt loaded it (nothing was written: the caller runs the turn again on the new state).
+std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& msg,
+                                                        std::int64_t now, int attempt) {
     auto c = current_content();
     turn_result result;
     const std::string k = key(msg.channel, msg.conversation_id);
     try {
-        for (int attempt = 1;; ++attempt) {
-            conversation_state state;
-            bool fresh = true;
-            std::uint64_t version = 0; // what the turn read; the save succeeds only if unchanged
-            if (auto stored = store_->load_versioned(k)) {
-                version = stored->version;
-                try {
-                    auto doc = nlohmann::json::parse(stored->json);
-                    if (auto again = redelivered(doc, msg))
-                        return *again;
-                    state = state_from_json(doc);
-                    fresh = false;
-                } catch (const std::exception& e) {
-                    log::warn("state_corrupt",
-                              {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
-                               {"error", e.what()}});
-                }
+        conversation_state state;
+        bool fresh = true;
+        std::uint64_t version = 0; // what this attempt read; the save succeeds only if unchanged
+        if (auto stored = store_->load_versioned(k)) {
+            version = stored->version;
+            try {
+                auto doc = nlohmann::json::parse(stored->json);
+                if (auto again = redelivered(doc, msg))
+                    return again;
+                state = state_from_json(doc);
+                fresh = false;
+            } catch (const std::exception& e) {
+                log::warn("state_corrupt",
+                          {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                           {"error", e.what()}});
             }
-            if (!fresh && cfg_.idle_expiry_seconds > 0 &&
-                now - state.last_active > cfg_.idle_expiry_seconds && now > state.keep_until)
-                fresh = true; // expired: start over (the sweeper deletes it too)
-            if (!fresh && cfg_.idle_expiry_seconds > 0 &&
-                now - state.last_active > cfg_.idle_expiry_seconds) {
-                // Idle, but the user chose to keep their self-ratings: keep only those.
-                auto kept = std::move(state.records);
-                auto until = state.keep_until;
-                auto locale = state.locale, region = state.region;
-                state = new_state(k, now);
-                state.records = std::move(kept);
-                state.keep_until = until;
-                state.locale = locale;
-                state.region = region;
-            }
-            if (!fresh && cfg_.records_retention_seconds > 0)
-                for (auto& [series, list] : state.records)
-                    std::erase_if(list, [&](const conversation_state::record_entry& e) {
-                        return now - e.at > cfg_.records_retention_seconds;
-                    });
-            if (fresh) {
-                state = new_state(k, now);
-                // A new conversation speaks the channel's language when there is a pack for it.
-                if (auto loc = c->locale_for(msg.language))
-                    state.locale = *loc;
-            }
-            const content* lc = &c->for_locale(state.locale);
+        }
+        if (!fresh && cfg_.idle_expiry_seconds > 0 &&
+            now - state.last_active > cfg_.idle_expiry_seconds && now > state.keep_until)
+            fresh = true; // expired: start over (the sweeper deletes it too)
+        if (!fresh && cfg_.idle_expiry_seconds > 0 &&
+            now - state.last_active > cfg_.idle_expiry_seconds) {
+            // Idle, but the user chose to keep their self-ratings: keep only those.
+            auto kept = std::move(state.records);
+            auto until = state.keep_until;
+            auto locale = state.locale, region = state.region;
+            state = new_state(k, now);
+            state.records = std::move(kept);
+            state.keep_until = until;
+            state.locale = locale;
+            state.region = region;
+        }
+        if (!fresh && cfg_.records_retention_seconds > 0)
+            for (auto& [series, list] : state.records)
+                std::erase_if(list, [&](const conversation_state::record_entry& e) {
+                    return now - e.at > cfg_.records_retention_seconds;
+                });
+        if (fresh) {
+            state = new_state(k, now);
+            // A new conversation speaks the channel's language when there is a pack for it.
+            if (auto loc = c->locale_for(msg.language))
+                state.locale = *loc;
+        }
+        const content* lc = &c->for_locale(state.locale);
 
-            turn_input in;
-            in.now = now;
-            in.option_id = msg.option_id;
-            in.expiry_seconds = cfg_.idle_expiry_seconds;
-            if (msg.option_id.empty()) {
-                in.text = cut_utf8(sanitize_utf8(msg.text), max_text_bytes);
-                auto cmd = command_word(in.text);
-                if (cmd == "why" || cmd == "export") {
-                    in.command = cmd;
-                } else if (!cmd.empty()) {
-                    // Channel commands mean the same everywhere: /start greets, /forget forgets.
-                    static const std::map<std::string, std::string> as_intent = {
-                        {"start", "greeting"},
-                        {"help", "help"},
-                        {"menu", "help"},
-                        {"restart", "restart"},
-                        {"forget", "forget_me"}};
-                    const auto* def = lc->matcher().find(as_intent.at(cmd));
-                    if (def) {
-                        in.understood.intent = def->id;
-                        in.understood.topic = def->topic;
-                        in.understood.confidence = 1;
-                        in.understood.normalized = normalize(in.text);
-                        in.understood.ranked.push_back({def->id, def->priority, 1});
-                    } else {
-                        in.understood = lc->matcher().classify(in.text);
-                    }
+        turn_input in;
+        in.now = now;
+        in.option_id = msg.option_id;
+        in.expiry_seconds = cfg_.idle_expiry_seconds;
+        if (msg.option_id.empty()) {
+            in.text = cut_utf8(sanitize_utf8(msg.text), max_text_bytes);
+            auto cmd = command_word(in.text);
+            if (cmd == "why" || cmd == "export") {
+                in.command = cmd;
+            } else if (!cmd.empty()) {
+                // Channel commands mean the same everywhere: /start greets, /forget forgets.
+                static const std::map<std::string, std::string> as_intent = {
+                    {"start", "greeting"},
+                    {"help", "help"},
+                    {"menu", "help"},
+                    {"restart", "restart"},
+                    {"forget", "forget_me"}};
+                const auto* def = lc->matcher().find(as_intent.at(cmd));
+                if (def) {
+                    in.understood.intent = def->id;
+                    in.understood.topic = def->topic;
+                    in.understood.confidence = 1;
+                    in.understood.normalized = normalize(in.text);
+                    in.understood.ranked.push_back({def->id, def->priority, 1});
                 } else {
                     in.understood = lc->matcher().classify(in.text);
-                    // "in Spanish, please": switch the conversation's language first, so the
-                    // answer already comes in it.
-                    if (auto it = in.understood.captures.find("language");
-                        it != in.understood.captures.end())
-                        if (auto loc = c->locale_for(it->second); loc && *loc != state.locale) {
-                            state.locale = *loc == c->locale() ? "" : *loc;
-                            lc = &c->for_locale(state.locale);
-                            in.understood = lc->matcher().classify(in.text);
-                        }
-                    // Nothing understood in the default language: a pack that understands the
-                    // message ("hola", "me siento agobiada") becomes the conversation's language.
-                    if (!in.understood.matched() && state.locale.empty())
-                        for (const auto& [code, _] : c->locales()) {
-                            const auto& pack = c->for_locale(code);
-                            if (&pack == c.get())
-                                continue;
-                            auto r = pack.matcher().classify(in.text);
-                            if (r.matched()) {
-                                state.locale = code;
-                                lc = &pack;
-                                in.understood = std::move(r);
-                                break;
-                            }
-                        }
-                    // Safety is understood in every language: when another language reads the
-                    // message as a safety signal that this one missed ("me quiero morir" in an
-                    // English conversation, "he hit me" in a Spanish one), that reading wins and
-                    // the answer comes in the language the person just wrote in.
-                    if (!is_safety_signal(in.understood))
-                        for (const auto& [code, _] : c->locales()) {
-                            const auto& other = c->for_locale(code);
-                            if (&other == lc)
-                                continue;
-                            auto r = other.matcher().classify(in.text);
-                            if (is_safety_signal(r)) {
-                                state.locale = &other == c.get() ? "" : code;
-                                lc = &other;
-                                in.understood = std::move(r);
-                                break;
-                            }
-                        }
                 }
+            } else {
+                in.understood = lc->matcher().classify(in.text);
+                // "in Spanish, please": switch the conversation's language first, so the
+                // answer already comes in it.
+                if (auto it = in.understood.captures.find("language");
+                    it != in.understood.captures.end())
+                    if (auto loc = c->locale_for(it->second); loc && *loc != state.locale) {
+                        state.locale = *loc == c->locale() ? "" : *loc;
+                        lc = &c->for_locale(state.locale);
+                        in.understood = lc->matcher().classify(in.text);
+                    }
+                // Nothing understood in the default language: a pack that understands the
+                // message ("hola", "me siento agobiada") becomes the conversation's language.
+                if (!in.understood.matched() && state.locale.empty())
+                    for (const auto& [code, _] : c->locales()) {
+                        const auto& pack = c->for_locale(code);
+                        if (&pack == c.get())
+                            continue;
+                        auto r = pack.matcher().classify(in.text);
+                        if (r.matched()) {
+                            state.locale = code;
+                            lc = &pack;
+                            in.understood = std::move(r);
+                            break;
+                        }
+                    }
+                // Safety is understood in every language: when another language reads the
+                // message as a safety signal that this one missed ("me quiero morir" in an
+                // English conversation, "he hit me" in a Spanish one), that reading wins and
+                // the answer comes in the language the person just wrote in.
+                if (!is_safety_signal(in.understood))
+                    for (const auto& [code, _] : c->locales()) {
+                        const auto& other = c->for_locale(code);
+                        if (&other == lc)
+                            continue;
+                        auto r = other.matcher().classify(in.text);
+                        if (is_safety_signal(r)) {
+                            state.locale = &other == c.get() ? "" : code;
+                            lc = &other;
+                            in.understood = std::move(r);
+                            break;
+                        }
+                    }
             }
-            std::string had_checkin = state.checkin_dialog;
-            std::int64_t had_due = state.checkin_due;
-            auto out = step(*lc, cfg_, std::move(state), in);
-            if (checkins_) {
-                if (out.forget || out.state.checkin_dialog.empty()) {
-                    if (!had_checkin.empty() || out.forget)
-                        checkins_->cancel(k);
-                } else if (out.state.checkin_dialog != had_checkin ||
-                           out.state.checkin_due != had_due) {
-                    checkins_->schedule({k,
-                                         {msg.channel, msg.conversation_id, msg.user_id},
-                                         out.state.checkin_dialog,
-                                         out.state.checkin_due,
-                                         0});
-                }
+        }
+        std::string had_checkin = state.checkin_dialog;
+        std::int64_t had_due = state.checkin_due;
+        auto out = step(*lc, cfg_, std::move(state), in);
+        if (checkins_) {
+            if (out.forget || out.state.checkin_dialog.empty()) {
+                if (!had_checkin.empty() || out.forget)
+                    checkins_->cancel(k);
+            } else if (out.state.checkin_dialog != had_checkin ||
+                       out.state.checkin_due != had_due) {
+                checkins_->schedule({k,
+                                     {msg.channel, msg.conversation_id, msg.user_id},
+                                     out.state.checkin_dialog,
+                                     out.state.checkin_due,
+                                     0});
             }
-            if (out.forget) {
-                store_->erase(k);
-            } else if (!store_->save_if(
-                           k, with_last_message(to_json(out.state), msg, out.reply).dump(),
-                           // The store expires a conversation by its last activity; a conversation
-                           // whose user chose to keep self-ratings counts as active until
-                           // keep_until.
-                           std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds),
-                           version)) {
-                // Another instance sharing the store saved this conversation since it was loaded:
-                // run the turn again on what it saved, so both turns count, one after the other.
-                if (attempt >= max_attempts)
-                    throw store_error("the conversation kept changing under this turn (" +
-                                      std::to_string(attempt) + " attempts)");
-                log::info("turn_conflict",
-                          {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
-                           {"attempt", attempt}});
-                continue;
-            }
+        }
+        if (out.forget) {
+            store_->erase(k);
+        } else if (!store_->save_if(k, with_last_message(to_json(out.state), msg, out.reply).dump(),
+                                    // The store expires a conversation by its last activity; a
+                                    // conversation whose user chose to keep self-ratings counts as
+                                    // active until keep_until.
+                                    std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds),
+                                    version)) {
+            // Another instance sharing the store saved this conversation since it was loaded:
+            // run the turn again on what it saved, so both turns count, one after the other.
+            if (attempt >= max_attempts)
+                throw store_error("the conversation kept changing under this turn (" +
+                                  std::to_string(attempt) + " attempts)");
+            log::info("turn_conflict",
+                      {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                       {"attempt", attempt}});
+            return std::nullopt;
+        }
 
-            result.reply = std::move(out.reply);
-            result.intent = !in.command.empty()     ? "command_" + in.command
-                            : msg.option_id.empty() ? in.understood.intent
-                                                    : "option";
-            result.topic = msg.option_id.empty() && in.command.empty() ? in.understood.topic : "";
-            result.confidence = in.understood.confidence;
-            result.forgotten = out.forget;
-            if (!out.forget && !out.state.stack.empty()) {
-                result.dialog = out.state.stack.back().dialog;
-                result.node = out.state.stack.back().node;
-            }
-            if (log::enabled(log::level::debug)) {
-                nlohmann::json f = {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
-                                    {"channel", msg.channel},
-                                    {"intent", result.intent},
-                                    {"topic", result.topic},
-                                    {"dialog", result.dialog},
-                                    {"node", result.node}};
-                if (log_text_)
-                    f["text"] = in.text;
-                log::debug("turn", f);
-            }
-            break;
+        result.reply = std::move(out.reply);
+        result.intent = !in.command.empty()     ? "command_" + in.command
+                        : msg.option_id.empty() ? in.understood.intent
+                                                : "option";
+        result.topic = msg.option_id.empty() && in.command.empty() ? in.understood.topic : "";
+        result.confidence = in.understood.confidence;
+        result.forgotten = out.forget;
+        if (!out.forget && !out.state.stack.empty()) {
+            result.dialog = out.state.stack.back().dialog;
+            result.node = out.state.stack.back().node;
+        }
+        if (log::enabled(log::level::debug)) {
+            nlohmann::json f = {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                                {"channel", msg.channel},
+                                {"intent", result.intent},
+                                {"topic", result.topic},
+                                {"dialog", result.dialog},
+                                {"node", result.node}};
+            if (log_text_)
+                f["text"] = in.text;
+            log::debug("turn", f);
         }
     } catch (const std::exception& e) {
         log::error("turn_failed", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
