@@ -318,6 +318,12 @@ int cmd_serve(args_t args) {
         log_channel_off("widget", "disabled in config");
     } else {
         widget = std::make_shared<wg::widget_adapter>(ex, wg_cfg, *rt->service);
+        if (rt->cfg.store.kind == "redis") {
+            // A browser whose instance went away resumes its session on another one.
+            std::string problem;
+            widget->hub()->set_backup(wg::make_redis_session_backup(
+                bot::redis::options_from_config(rt->cfg, bot::process_env(), problem)));
+        }
         widget->add_routes(*routes);
         rt->service->set_proactive_sink("widget", widget->sink());
         log_channel_on("widget", "/widget.js");
