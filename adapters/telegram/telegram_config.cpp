@@ -38,8 +38,8 @@ telegram_config parse_telegram_config(const bot::config& cfg, const std::string&
         "max_queued_per_chat", static_cast<std::int64_t>(out.max_queued_per_chat), 1, 10'000));
     out.max_pending = static_cast<std::size_t>(
         r.integer_or("max_pending", static_cast<std::int64_t>(out.max_pending), 1, 1'000'000));
-    out.claim_lease = std::chrono::seconds(
-        r.integer_or("claim_lease_seconds", out.claim_lease.count(), 1, 3600));
+    out.claim_lease =
+        std::chrono::seconds(r.integer_or("claim_lease_seconds", out.claim_lease.count(), 1, 3600));
     out.parse_mode = r.string_or("parse_mode", out.parse_mode);
     if (!out.parse_mode.empty() && out.parse_mode != "MarkdownV2")
         r.error("parse_mode", "telegram.parse_mode",
