@@ -94,11 +94,18 @@ class sqlite_store final : public conversation_store {
         int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
             throw store_error("cannot open or create " + path + ": " + std::strerror(errno));
+        // A file made by something else (an older version, a copy) is made owner-only too.
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+            ::fchmod(fd, 0600);
         ::close(fd);
         // Members are destroyed in reverse order, statements before their connections, also
         // when this constructor throws half way.
         writer_ = open_db(path);
         exec(writer_.get(), "PRAGMA journal_mode=WAL");
+        // Deleted rows ("forget me", expiry) are overwritten with zeros, not left readable
+        // in free pages of the file.
+        exec(writer_.get(), "PRAGMA secure_delete=ON");
         exec(writer_.get(), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
         exec(writer_.get(), "CREATE TABLE IF NOT EXISTS conversations ("
                             " key TEXT PRIMARY KEY, state TEXT NOT NULL,"
@@ -174,7 +181,10 @@ class sqlite_store final : public conversation_store {
         sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             fail(writer_.get(), "delete");
-        return sqlite3_changes(writer_.get()) > 0;
+        bool erased = sqlite3_changes(writer_.get()) > 0;
+        if (erased)
+            scrub_wal();
+        return erased;
     }
 
     std::size_t erase_idle_before(std::int64_t cutoff) override {
@@ -184,7 +194,10 @@ class sqlite_store final : public conversation_store {
         sqlite3_bind_int64(st, 1, cutoff);
         if (sqlite3_step(st) != SQLITE_DONE)
             fail(writer_.get(), "delete");
-        return static_cast<std::size_t>(sqlite3_changes(writer_.get()));
+        auto n = static_cast<std::size_t>(sqlite3_changes(writer_.get()));
+        if (n)
+            scrub_wal();
+        return n;
     }
 
     std::size_t size() override {
@@ -237,6 +250,15 @@ class sqlite_store final : public conversation_store {
         }
         writes_ += batch.size();
         ++commits_;
+    }
+
+    // After a delete: copy the zeroed pages into the database file and empty the WAL, whose
+    // older frames still hold the deleted rows. Best effort (a reader in the middle of a
+    // read makes it partial; the next delete or SQLite's own checkpoint finishes the job).
+    // Callers hold write_mu_.
+    void scrub_wal() {
+        sqlite3_wal_checkpoint_v2(writer_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                  nullptr);
     }
 
     [[noreturn]] static void fail(sqlite3* db, const char* what) {
