@@ -9,6 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "adapters/http/text_split.hpp"
+
+#include <regex>
 #include <sys/stat.h>
 
 using namespace tandem::test;
@@ -305,4 +308,51 @@ TEST_CASE("privacy: secrets come from the environment only; a bad one is refused
     CHECK(log.find("SECRETTOKENzq") == std::string::npos);
     REQUIRE(code);
     CHECK(*code == 0);
+}
+
+TEST_CASE("privacy: every secret is compared in constant time", "[privacy][security]") {
+    // Secrets (the Telegram webhook secret, tokens, signatures) are compared only through
+    // http::secret_equals (CRYPTO_memcmp) or checked by OpenSSL (Ed25519). A plain == or !=
+    // on anything named like a secret in the sources fails this test; the helper itself is
+    // tested in tests/adapters/http/text_split_test.cpp and below.
+    std::regex plain_compare(
+        R"((secret|signature|password|token)\w*(\(\))?\s*[!=]=[^=]|[!=]=\s*[\w.>-]*(secret|signature|password|token)\w*\b)",
+        std::regex::icase);
+    std::vector<std::string> found;
+    std::size_t files = 0;
+    for (const auto* dir : {"adapters", "app", "bot"}) {
+        for (const auto& e : fs::recursive_directory_iterator(source_dir() / dir)) {
+            auto ext = e.path().extension();
+            if (ext != ".cpp" && ext != ".hpp")
+                continue;
+            ++files;
+            std::ifstream in(e.path());
+            std::string line;
+            for (int n = 1; std::getline(in, line); ++n) {
+                if (line.find("tokens_.end()") != std::string::npos) // an iterator, not a token
+                    continue;
+                if (std::regex_search(line, plain_compare))
+                    found.push_back(e.path().string() + ":" + std::to_string(n) + ": " + line);
+            }
+        }
+    }
+    CHECK(files > 50);
+    for (const auto& f : found)
+        UNSCOPED_INFO(f);
+    CHECK(found.empty());
+    // The search does find a plain comparison (so it can fail).
+    CHECK(std::regex_search("if (token != cfg_.secret)", plain_compare));
+    CHECK(std::regex_search("ok = header == secret;", plain_compare));
+    // The helper: equal, different at the first or last byte, different lengths.
+    using tandem::adapters::http::secret_equals;
+    std::string a(64, 'k');
+    CHECK(secret_equals(a, a));
+    for (std::size_t i : {std::size_t{0}, std::size_t{31}, std::size_t{63}}) {
+        auto b = a;
+        b[i] = 'j';
+        CHECK_FALSE(secret_equals(a, b));
+    }
+    CHECK_FALSE(secret_equals(a, a.substr(0, 63)));
+    CHECK_FALSE(secret_equals(a, ""));
+    CHECK(secret_equals("", ""));
 }
