@@ -1,5 +1,7 @@
 #include "bot/json_reader.hpp"
 
+#include "bot/normalizer.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -193,9 +195,16 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
         }
         std::string what = e.what();
         auto pos = what.find("parse error");
+        std::string detail = pos == std::string::npos ? what : what.substr(pos);
+        // nlohmann repeats the position ("parse error at line 1, column 5: "); ours is above.
+        if (auto c = detail.find(": ");
+            detail.rfind("parse error at line", 0) == 0 && c != std::string::npos)
+            detail = detail.substr(c + 2);
+        // Its "last read: '...'" quotes the raw bytes, which may be invalid UTF-8 (found by
+        // the bad-input table): keep the message printable.
         diags.add(path, "", "json.parse",
                   "line " + std::to_string(line) + ", column " + std::to_string(col) + ": " +
-                      (pos == std::string::npos ? what : what.substr(pos)));
+                      sanitize_utf8(detail));
         return std::nullopt;
     } catch (const nlohmann::json::exception& e) {
         // Valid syntax that nlohmann cannot hold, e.g. a number beyond double ("1e309",

@@ -1,6 +1,9 @@
 #include "../support/test_support.hpp"
 
 #include "bot/config.hpp"
+#include "bot/normalizer.hpp"
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
@@ -70,4 +73,20 @@ TEST_CASE("config: the shipped config is valid", "[config][shipped]") {
     auto c = bot::load_config((test::source_dir() / "config" / "tandem.json").string(), d);
     INFO(d.to_string());
     CHECK(c.has_value());
+}
+
+TEST_CASE("config: a parse error is printable and names its position once", "[config]") {
+    // Found by the bad-input table (docs/bad-input.md): nlohmann quoted the raw bytes it last
+    // read, invalid UTF-8 included, and repeated the position.
+    test::temp_dir tmp;
+    auto p = tmp.path() / "bad.json";
+    std::ofstream(p, std::ios::binary) << "{\"schema_version\":1,\"data_dir\":\"\xFF\xFE\"}";
+    bot::diagnostics diags;
+    CHECK_FALSE(bot::load_config(p.string(), diags));
+    REQUIRE(diags.size() == 1);
+    auto msg = diags.items().front().message;
+    CHECK(msg.rfind("line 1, column ", 0) == 0);
+    CHECK(msg.find("parse error at line") == std::string::npos);
+    CHECK(bot::sanitize_utf8(msg) == msg); // valid UTF-8
+    CHECK(msg.find("ill-formed UTF-8") != std::string::npos);
 }
