@@ -289,8 +289,9 @@ class ws_client {
   private:
     awaitable<std::optional<std::string>> read_exact(std::size_t n) {
         if (buf_.size() < n) {
-            auto [ec, got] = co_await net::async_read(
-                sock_, buf_, net::transfer_at_least(n - buf_.size()), use_tuple);
+            // Errors show as a short buffer below.
+            co_await net::async_read(sock_, buf_, net::transfer_at_least(n - buf_.size()),
+                                     use_tuple);
             if (buf_.size() < n)
                 co_return std::nullopt;
         }
