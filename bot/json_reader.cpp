@@ -4,6 +4,8 @@
 
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
+#include <vector>
 
 namespace tandem::bot {
 
@@ -171,6 +173,22 @@ void json_reader::finish() {
     }
 }
 
+namespace {
+// RFC 6901: "~" -> "~0", "/" -> "~1".
+std::string pointer_escape(const std::string& k) {
+    std::string out;
+    for (char c : k) {
+        if (c == '~')
+            out += "~0";
+        else if (c == '/')
+            out += "~1";
+        else
+            out += c;
+    }
+    return out;
+}
+} // namespace
+
 std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostics& diags) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -180,8 +198,69 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
     std::stringstream ss;
     ss << in.rdbuf();
     std::string text = ss.str();
+    // JSON lets a key appear twice in one object and keeps the last: an author who adds a
+    // second "exclude" list to an intent would silently lose the first. Found while writing
+    // content, so every content and config file is checked: each duplicate is an error with
+    // the JSON pointer of the key.
+    struct frame {
+        bool object;
+        std::unordered_set<std::string> keys;
+        std::string key;
+        std::size_t index = 0;
+    };
+    std::vector<frame> frames;
+    auto pointer_of_top = [&frames] {
+        std::string p;
+        for (std::size_t i = 0; i + 1 < frames.size(); ++i)
+            p += "/" + (frames[i].object ? pointer_escape(frames[i].key)
+                                         : std::to_string(frames[i].index));
+        return p;
+    };
+    auto child_done = [&frames] {
+        if (!frames.empty() && !frames.back().object)
+            ++frames.back().index;
+    };
+    bool duplicates = false;
+    auto check = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
+        using ev_t = nlohmann::json::parse_event_t;
+        switch (ev) {
+        case ev_t::object_start:
+            frames.push_back({true, {}, {}, 0});
+            break;
+        case ev_t::array_start:
+            frames.push_back({false, {}, {}, 0});
+            break;
+        case ev_t::object_end:
+        case ev_t::array_end:
+            if (!frames.empty())
+                frames.pop_back();
+            child_done();
+            break;
+        case ev_t::key:
+            if (!frames.empty() && v.is_string()) {
+                auto k = v.get<std::string>();
+                if (!frames.back().keys.insert(k).second) {
+                    duplicates = true;
+                    diags.add(path, pointer_of_top() + "/" + pointer_escape(k),
+                              "json.duplicate_key",
+                              "the key \"" + k +
+                                  "\" appears twice in this object; only the last one would "
+                                  "count, so merge them into one");
+                }
+                frames.back().key = std::move(k);
+            }
+            break;
+        case ev_t::value:
+            child_done();
+            break;
+        }
+        return true;
+    };
     try {
-        return nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
+        auto j = nlohmann::json::parse(text, check, true, /*ignore_comments=*/true);
+        if (duplicates)
+            return std::nullopt;
+        return j;
     } catch (const nlohmann::json::parse_error& e) {
         // nlohmann reports a byte offset; turn it into line:column for authors.
         std::size_t line = 1, col = 1;

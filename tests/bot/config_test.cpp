@@ -68,6 +68,28 @@ TEST_CASE("config: a broken file is a clear error", "[config]") {
     CHECK(d2.has_code("file.read"));
 }
 
+TEST_CASE("config: a key written twice is an error, not a silent overwrite", "[config]") {
+    test::temp_dir tmp;
+    auto p = tmp.path() / "tandem.json";
+    std::FILE* f = std::fopen(p.c_str(), "w");
+    std::fputs("{\n  \"log\": {\"message_text\": false},\n  \"store\": {\"kind\": \"memory\"},\n"
+               "  \"log\": {\"message_text\": true}\n}",
+               f);
+    std::fclose(f);
+    bot::diagnostics d;
+    CHECK_FALSE(bot::load_config(p.string(), d));
+    INFO(d.to_string());
+    CHECK(d.has_code("json.duplicate_key"));
+    CHECK(d.to_string().find("/log") != std::string::npos);
+    // Same key in different objects is fine.
+    f = std::fopen(p.c_str(), "w");
+    std::fputs("{\"log\": {\"level\": \"info\"}, \"store\": {\"kind\": \"memory\"}}", f);
+    std::fclose(f);
+    bot::diagnostics d2;
+    CHECK(bot::load_config(p.string(), d2));
+    CHECK(d2.empty());
+}
+
 TEST_CASE("config: the shipped config is valid", "[config][shipped]") {
     bot::diagnostics d;
     auto c = bot::load_config((test::source_dir() / "config" / "tandem.json").string(), d);
