@@ -281,7 +281,7 @@ TEST_CASE("privacy: forget me over the widget socket leaves nothing to resume",
     CHECK(all_bytes_under(f.path("data")).find(text) == std::string::npos);
 }
 
-TEST_CASE("privacy: secrets come from the environment only; a bad one is refused without "
+TEST_CASE("privacy: secrets come from the environment only, a bad one is refused without "
           "echoing it",
           "[privacy][serve]") {
     // A secret written into the config file is not a key tandem reads: the file is refused.

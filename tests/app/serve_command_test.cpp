@@ -146,7 +146,7 @@ awaitable<std::string> telegram_turn(net::io_context& ioc, fake_api& api, std::u
 
 } // namespace
 
-TEST_CASE("serve: health, a signed Discord PING, a Telegram update; SIGTERM drains and exits 0",
+TEST_CASE("serve: health, a signed Discord PING, a Telegram update, SIGTERM drains and exits 0",
           "[serve][e2e]") {
     serve_folder folder;
     net::io_context ioc;
@@ -205,7 +205,7 @@ TEST_CASE("serve: health, a signed Discord PING, a Telegram update; SIGTERM drai
     REQUIRE(exit_code);
     CHECK(*exit_code == 0);
     CHECK(count_events(*serve, "serve.stopped") == 1);
-    CHECK(count_events(*serve, "channel.enabled") == 2);
+    CHECK(count_events(*serve, "channel.enabled") == 3);    // telegram, discord, widget
     CHECK(serve->log().find("HELLO") == std::string::npos); // no message text in the log
 }
 
