@@ -57,6 +57,10 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
                     "store kind is \"sqlite\" or \"memory\", found \"" + c.store.kind + "\"");
         c.store.file = s.string_or("file", c.store.file);
         c.store.synchronous_full = s.boolean_or("synchronous_full", c.store.synchronous_full);
+        c.store.max_bytes = s.integer_or("max_bytes", c.store.max_bytes, 0, std::int64_t{1} << 50);
+        if (c.store.max_bytes > 0 && c.store.max_bytes < 65536)
+            s.error("max_bytes", "config.bad_value",
+                    "store max_bytes is 0 (no cap) or at least 65536");
         s.finish();
     }
     if (const auto* v = r.get("conversation")) {

@@ -28,6 +28,7 @@ struct store_config {
     std::string kind = "sqlite";        // "sqlite" or "memory"
     std::string file = "tandem.sqlite"; // inside data_dir
     bool synchronous_full = false;      // fsync every commit (power-loss safe), slower
+    std::int64_t max_bytes = 0;         // cap on the SQLite file (0 = none); beyond: as disk full
 };
 
 struct conversation_config {

@@ -7,7 +7,9 @@
 #include "bot/log.hpp"
 #include "bot/normalizer.hpp"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
 namespace tandem::bot {
 
@@ -61,6 +63,42 @@ std::string apology(const content& c) {
     return "Sorry, something went wrong on my side. Please try again in a moment.";
 }
 
+nlohmann::json reply_json(const outbound_message& m) {
+    nlohmann::json options = nlohmann::json::array();
+    for (const auto& o : m.options)
+        options.push_back({{"id", o.id}, {"label", o.label}});
+    return {{"texts", m.texts}, {"options", options}, {"end", m.end}};
+}
+
+outbound_message reply_from_json(const nlohmann::json& j) {
+    outbound_message m;
+    m.texts = j.value("texts", std::vector<std::string>{});
+    if (auto it = j.find("options"); it != j.end() && it->is_array())
+        for (const auto& o : *it)
+            m.options.push_back({o.value("id", ""), o.value("label", "")});
+    m.end = j.value("end", false);
+    return m;
+}
+
+// A message answered before: its reply again (when it was the latest), and no new turn.
+std::optional<turn_result> replay(const conversation_state& state, const std::string& id) {
+    if (id.empty())
+        return std::nullopt;
+    const auto& ids = state.answered_ids;
+    if (std::find(ids.begin(), ids.end(), id) == ids.end())
+        return std::nullopt;
+    turn_result r;
+    r.replayed = true;
+    r.intent = "replayed";
+    if (ids.back() == id && state.last_reply.is_object())
+        r.reply = reply_from_json(state.last_reply);
+    if (!state.stack.empty()) {
+        r.dialog = state.stack.back().dialog;
+        r.node = state.stack.back().node;
+    }
+    return r;
+}
+
 } // namespace
 
 turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
@@ -74,6 +112,8 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
             try {
                 state = state_from_json(nlohmann::json::parse(*stored));
                 fresh = false;
+                if (auto r = replay(state, msg.platform_message_id))
+                    return *r;
             } catch (const std::exception& e) {
                 log::warn("state_corrupt",
                           {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
@@ -195,6 +235,14 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                                      out.state.checkin_due,
                                      0});
             }
+        }
+        if (!msg.platform_message_id.empty() && !out.forget) {
+            // Committed with the turn, so a redelivery after a crash finds it.
+            auto& ids = out.state.answered_ids;
+            ids.push_back(msg.platform_message_id);
+            if (ids.size() > conversation_state::answered_kept)
+                ids.erase(ids.begin(), ids.end() - conversation_state::answered_kept);
+            out.state.last_reply = reply_json(out.reply);
         }
         if (out.forget)
             store_->erase(k);

@@ -253,3 +253,46 @@ TEST_CASE("bot service: stops promptly even right after starting, with check-ins
     }
     SUCCEED("200 services started and stopped");
 }
+
+TEST_CASE("turn processor: a message delivered again gets its reply again, not a second turn",
+          "[service][faults]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::turn_processor p(c, store, bot::conversation_config{});
+    auto with_id = [](const std::string& text, const std::string& id) {
+        auto m = msg("idem", text);
+        m.platform_message_id = id;
+        return m;
+    };
+    auto first = p.run(with_id("I feel smothered", "41"), 1000);
+    REQUIRE_FALSE(first.replayed);
+    REQUIRE_FALSE(first.reply.texts.empty());
+    auto turns_after_first = nlohmann::json::parse(*store->load("test:idem"))["turns"];
+    // Delivered again (a webhook retried, an inbox replayed after a crash).
+    auto again = p.run(with_id("I feel smothered", "41"), 1001);
+    CHECK(again.replayed);
+    CHECK(again.reply.texts == first.reply.texts);
+    CHECK(again.reply.options.size() == first.reply.options.size());
+    CHECK(nlohmann::json::parse(*store->load("test:idem"))["turns"] == turns_after_first);
+    // A later message moves on; the old one, delivered once more, is answered with nothing.
+    auto next = p.run(with_id("1", "42"), 1002);
+    CHECK_FALSE(next.replayed);
+    auto old = p.run(with_id("I feel smothered", "41"), 1003);
+    CHECK(old.replayed);
+    CHECK(old.reply.texts.empty());
+    // Messages without an id (the console) are never taken for repeats.
+    auto a = p.run(msg("idem2", "hi"), 1000);
+    auto b = p.run(msg("idem2", "hi"), 1001);
+    CHECK_FALSE(a.replayed);
+    CHECK_FALSE(b.replayed);
+    // The kept reply survives the state's JSON round trip and an export does not nest it.
+    auto exported = p.run(with_id("/export", "43"), 1004);
+    auto exported_again = p.run(with_id("/export", "44"), 1005);
+    REQUIRE_FALSE(exported_again.reply.texts.empty());
+    std::string all;
+    for (const auto& t : exported_again.reply.texts)
+        all += t;
+    CHECK(all.find("my answer to your last message") != std::string::npos);
+    CHECK(all.size() <
+          2 * (exported.reply.texts.empty() ? 0 : exported.reply.texts[0].size()) + 4096);
+}
