@@ -316,6 +316,11 @@ int cmd_serve(args_t args) {
         log_channel_off("widget", "disabled in config");
     } else {
         widget = std::make_shared<wg::widget_adapter>(ex, wg_cfg, *rt->service);
+        if (server_cfg.per_source_per_minute > 0)
+            widget->set_source_limiter(
+                std::make_shared<http::source_limiter>(server_cfg.per_source_per_minute,
+                                                       server_cfg.per_source_burst),
+                server_cfg.trust_forwarded_for);
         widget->add_routes(*routes);
         rt->service->set_proactive_sink("widget", widget->sink());
         log_channel_on("widget", "/widget.js");

@@ -40,6 +40,11 @@ struct conversation_config {
     int quiet_start_hour = 21;  // check-ins are never sent from this hour...
     int quiet_end_hour = 9;     // ...until this one (local time; equal = no quiet hours)
     int utc_offset_minutes = 0; // local time of the deployment's users
+    // Per-conversation rate limit (a token bucket): rate_per_minute messages a minute on
+    // average, up to rate_burst at once; 0 = off. Never applied to a message showing risk
+    // or asking to forget, nor to the console. The shipped config turns it on.
+    double rate_per_minute = 0;
+    int rate_burst = 10;
 };
 
 struct core_config {

@@ -41,6 +41,9 @@ nlohmann::json to_json(const conversation_state& s) {
             {"checkin_dialog", s.checkin_dialog},
             {"checkin_due", s.checkin_due},
             {"answered_ids", s.answered_ids},
+            {"rate_tokens", s.rate_tokens},
+            {"rate_at", s.rate_at},
+            {"rate_noticed", s.rate_noticed},
             {"last_reply", s.last_reply}};
 }
 
@@ -78,6 +81,9 @@ conversation_state state_from_json(const nlohmann::json& j) {
             s.answered_ids = it->get<std::vector<std::string>>();
         if (auto it = j.find("last_reply"); it != j.end() && it->is_object())
             s.last_reply = *it;
+        s.rate_tokens = j.value("rate_tokens", -1.0);
+        s.rate_at = j.value("rate_at", std::int64_t{0});
+        s.rate_noticed = j.value("rate_noticed", false);
         if (auto it = j.find("records"); it != j.end())
             for (const auto& [series, list] : it->items())
                 for (const auto& e : list)

@@ -52,6 +52,10 @@ struct conversation_state {
     std::vector<std::string> answered_ids;
     nlohmann::json last_reply; // {"texts", "options", "end"}, or null
     static constexpr std::size_t answered_kept = 16;
+    // The per-conversation rate limit's token bucket, and whether the user was told.
+    double rate_tokens = -1; // < 0: full
+    std::int64_t rate_at = 0;
+    bool rate_noticed = false;
 
     bool idle() const { return stack.empty(); }
 };

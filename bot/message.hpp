@@ -54,6 +54,9 @@ struct turn_result {
     // no new turn ran. reply is that earlier reply when it was the conversation's latest,
     // and empty when later turns followed (then it was long delivered).
     bool replayed = false;
+    // The conversation sent more than its rate limit allows: no turn ran. reply holds the
+    // polite notice the first time in a limited stretch and nothing after that.
+    bool rate_limited = false;
 };
 
 // Renders options as numbered text lines ("1. label"), the one text fallback for

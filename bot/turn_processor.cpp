@@ -80,6 +80,30 @@ outbound_message reply_from_json(const nlohmann::json& j) {
     return m;
 }
 
+// The system dialog's line for a situation (first variant), or fallback.
+std::string system_line(const content& c, const char* node, const char* fallback) {
+    if (const auto* sys = c.dialog("system"))
+        if (const auto* n = sys->node(node))
+            if (!n->say.empty() && !n->say[0].empty())
+                return n->say[0][0];
+    return fallback;
+}
+
+// Takes one token from the conversation's bucket; false when it is empty.
+bool take_token(conversation_state& s, const conversation_config& cfg, std::int64_t now) {
+    const double burst = cfg.rate_burst;
+    if (s.rate_tokens < 0 || now < s.rate_at)
+        s.rate_tokens = burst;
+    else
+        s.rate_tokens = std::min(burst, s.rate_tokens + static_cast<double>(now - s.rate_at) *
+                                                            cfg.rate_per_minute / 60);
+    s.rate_at = now;
+    if (s.rate_tokens < 1)
+        return false;
+    s.rate_tokens -= 1;
+    return true;
+}
+
 // A message answered before: its reply again (when it was the latest), and no new turn.
 std::optional<turn_result> replay(const conversation_state& state, const std::string& id) {
     if (id.empty())
@@ -219,6 +243,35 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                         }
                     }
             }
+        }
+        // The per-conversation rate limit. Someone showing risk is never limited, nor is
+        // "forget me"; the console is one person at their own terminal.
+        if (cfg_.rate_per_minute > 0 && msg.channel != "console" &&
+            !in.understood.safety.has_value() && in.understood.topic != "forget_me") {
+            if (!take_token(state, cfg_, now)) {
+                turn_result limited;
+                limited.rate_limited = true;
+                limited.intent = "rate_limited";
+                if (!state.rate_noticed)
+                    limited.reply.texts.push_back(system_line(
+                        *lc, "rate_limited",
+                        "You're writing faster than I can keep up with. Give me a minute, "
+                        "then tell me more."));
+                state.rate_noticed = true;
+                if (!msg.platform_message_id.empty()) {
+                    state.answered_ids.push_back(msg.platform_message_id);
+                    if (state.answered_ids.size() > conversation_state::answered_kept)
+                        state.answered_ids.erase(state.answered_ids.begin());
+                    state.last_reply = reply_json(limited.reply);
+                }
+                store_->save(k, to_json(state).dump(),
+                             std::max(now, state.keep_until - cfg_.idle_expiry_seconds));
+                log::info("rate_limited",
+                          {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                           {"channel", msg.channel}});
+                return limited;
+            }
+            state.rate_noticed = false;
         }
         std::string had_checkin = state.checkin_dialog;
         std::int64_t had_due = state.checkin_due;

@@ -66,6 +66,8 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
     std::shared_ptr<widget_hub> hub;
     net::steady_timer sweep_timer;
     std::atomic<bool> stopping{false};
+    std::shared_ptr<http::source_limiter> limiter; // per client address; null = none
+    bool trust_forwarded_for = false;
     mutable std::mutex mu;
     std::set<std::shared_ptr<widget_connection>> open; // sockets and waiting polls
 
@@ -159,9 +161,21 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
     }
 
     static awaitable<void> read_loop(std::shared_ptr<http::websocket_channel> ch,
-                                     std::shared_ptr<widget_connection> conn) {
-        while (auto msg = co_await ch->read())
+                                     std::shared_ptr<widget_connection> conn,
+                                     std::shared_ptr<http::source_limiter> limiter,
+                                     std::string source) {
+        while (auto msg = co_await ch->read()) {
+            if (limiter && !limiter->take(source).allowed) {
+                // The widget shows its own gentle "slow down" note for this frame.
+                auto j = nlohmann::json::parse(*msg, nullptr, false);
+                std::string id;
+                if (j.is_object() && j.contains("client_msg_id") && j["client_msg_id"].is_string())
+                    id = j["client_msg_id"].get<std::string>();
+                conn->push(error_frame("slow_down", "too many messages; wait a moment", id));
+                continue;
+            }
             co_await conn->handle(*msg);
+        }
         conn->close(); // the writer drains, then stops
     }
 
@@ -176,11 +190,13 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
         co_await ch->close(self->stopping ? 1001 : 1000);
     }
 
-    awaitable<void> socket(http::http_request, std::shared_ptr<http::websocket_channel> ch) {
+    awaitable<void> socket(http::http_request req, std::shared_ptr<http::websocket_channel> ch) {
         using namespace net::experimental::awaitable_operators;
         auto self = shared_from_this();
         auto conn = open_connection(co_await net::this_coro::executor);
-        co_await (read_loop(ch, conn) && write_loop(ch, conn, self));
+        auto source =
+            http::client_source(req.remote, req.header("X-Forwarded-For"), trust_forwarded_for);
+        co_await (read_loop(ch, conn, limiter, std::move(source)) && write_loop(ch, conn, self));
         close_connection(conn);
     }
 
@@ -241,6 +257,12 @@ void widget_adapter::stop() {
         c->outbox().close(); // polls answer at once, sockets close with 1001
 }
 
+void widget_adapter::set_source_limiter(std::shared_ptr<http::source_limiter> limiter,
+                                        bool trust_forwarded_for) {
+    impl_->limiter = std::move(limiter);
+    impl_->trust_forwarded_for = trust_forwarded_for;
+}
+
 void widget_adapter::add_routes(http::router& routes) {
     auto s = impl_;
     auto asset_route = [&](const std::string& path, bool page) {
@@ -286,6 +308,8 @@ void widget_adapter::add_routes(http::router& routes) {
         r.handler = [s, poll](http::http_request req) -> awaitable<http::http_response> {
             co_return co_await s->api(std::move(req), poll);
         };
+        if (!poll) // a poll only waits for frames; its requests are bounded by connections
+            r.per_source = s->limiter;
         routes.add(std::move(r));
     }
 
@@ -313,6 +337,7 @@ void widget_adapter::add_routes(http::router& routes) {
                             std::shared_ptr<http::websocket_channel> ch) -> awaitable<void> {
         co_await s->socket(std::move(req), std::move(ch));
     };
+    ws.per_source = s->limiter;
     routes.add(std::move(ws));
 }
 

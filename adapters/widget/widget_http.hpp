@@ -29,6 +29,11 @@ class widget_adapter {
     widget_adapter(const widget_adapter&) = delete;
     widget_adapter& operator=(const widget_adapter&) = delete;
 
+    // Limits each client address (before add_routes): /widget/api and WebSocket handshakes
+    // answer 429 beyond the limit (the widget shows its "slow down" note), and WebSocket
+    // messages get a "slow_down" frame. Pages, scripts and polls are not limited.
+    void set_source_limiter(std::shared_ptr<http::source_limiter> limiter,
+                            bool trust_forwarded_for);
     void add_routes(http::router& routes);
     // Check-ins reach widget sessions through this (register it with the core).
     std::shared_ptr<bot::proactive_sink> sink() const;
