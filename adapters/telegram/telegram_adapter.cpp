@@ -266,7 +266,9 @@ bool telegram_adapter::has_room(std::int64_t chat_id) const {
     if (pending_ >= cfg_.max_pending)
         return false;
     auto it = chats_.find(chat_id);
-    return it == chats_.end() || it->second.jobs.size() < cfg_.max_queued_per_chat;
+    if (it == chats_.end())
+        return chats_.size() < cfg_.max_live_chats; // a new chat needs room for its worker
+    return it->second.jobs.size() < cfg_.max_queued_per_chat;
 }
 
 bool telegram_adapter::enqueue(std::int64_t chat, job j, bool force) {

@@ -155,9 +155,8 @@ const std::vector<std::string> script = {"/start",
 
 // The texts tandem must send for each turn of chat's conversation, computed by the same
 // core in this process (memory store) and rendered as the adapter renders them.
-std::vector<std::vector<std::string>> expected_replies(std::int64_t chat, std::size_t turns) {
-    tandem::bot::turn_processor tp(load_ok(fixture_paths()), tandem::bot::make_memory_store(),
-                                   tandem::bot::config{}.conversation);
+std::vector<std::vector<std::string>> expected_replies(tandem::bot::turn_processor& tp,
+                                                       std::int64_t chat, std::size_t turns) {
     std::vector<std::vector<std::string>> out;
     for (std::size_t i = 0; i < turns; ++i) {
         tandem::bot::inbound_message in;
@@ -384,10 +383,12 @@ TEST_CASE("faults: kill -9 under load, restart, redeliver: nothing lost, nothing
     }
     int repeats = 0;
     std::size_t complete = 0;
+    tandem::bot::turn_processor tp(load_ok(fixture_paths()), tandem::bot::make_memory_store(),
+                                   tandem::bot::config{}.conversation);
     for (const auto& d : drivers) {
         CHECK(d.next == turns); // every turn acknowledged in the end
         std::string note;
-        int r = match_replies(expected_replies(d.chat, turns), got[d.chat], note);
+        int r = match_replies(expected_replies(tp, d.chat, turns), got[d.chat], note);
         INFO("chat " << d.chat << ": " << note);
         CHECK(r >= 0);
         if (r >= 0) {
@@ -502,4 +503,186 @@ TEST_CASE("faults: a data folder that cannot be created stops serve with the pat
     CHECK(r.out.find(blocker.string()) != std::string::npos);  // names the path
     CHECK(r.out.find("Not a directory") != std::string::npos); // and the cause
     CHECK(r.out.find("http.listening") == std::string::npos);
+}
+
+TEST_CASE("load: thousands of conversations at once through tandem serve, every reply right "
+          "and in order",
+          "[load][e2e]") {
+    // TANDEM_SOAK_CHATS conversations are all in progress at once: each round sends every
+    // conversation its next message (over TANDEM_SOAK_CONNECTIONS keep-alive connections,
+    // as Telegram's webhook does), and the next round starts once the round is acknowledged,
+    // while the replies of earlier rounds are still being worked on and sent.
+    const std::size_t chats = env_size("TANDEM_SOAK_CHATS", 2000);
+    const std::size_t turns = std::min(env_size("TANDEM_SOAK_TURNS", 6), script.size());
+    const std::size_t connections = env_size("TANDEM_SOAK_CONNECTIONS", 32);
+    fault_folder folder;
+    {
+        // Room for every conversation at once.
+        std::ifstream in(folder.config);
+        auto cfg = json::parse(in);
+        cfg["telegram"]["max_live_chats"] = chats + 100;
+        cfg["telegram"]["max_pending"] = chats * 4;
+        std::ofstream(folder.config) << cfg.dump(2);
+    }
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto serve = start(folder, api.base(), "serve.log");
+    std::size_t busy = 0, other = 0, expected_messages = 0;
+    tandem::bot::turn_processor tp(load_ok(fixture_paths()), tandem::bot::make_memory_store(),
+                                   tandem::bot::config{}.conversation);
+    std::map<std::int64_t, std::vector<std::vector<std::string>>> expected;
+    for (std::size_t i = 0; i < chats; ++i) {
+        std::int64_t chat = 9'000'000 + static_cast<std::int64_t>(i);
+        expected[chat] = expected_replies(tp, chat, turns);
+        for (const auto& g : expected[chat])
+            expected_messages += g.size();
+    }
+    double seconds = 0;
+    std::optional<int> code;
+    std::size_t peak_outstanding = 0;
+    run_test(
+        ioc,
+        [&]() -> awaitable<void> {
+            auto port = co_await listening(*serve);
+            auto t0 = std::chrono::steady_clock::now();
+            for (std::size_t t = 0; t < turns; ++t) {
+                auto next = std::make_shared<std::size_t>(0);
+                auto running = std::make_shared<std::size_t>(0);
+                for (std::size_t w = 0; w < connections; ++w) {
+                    ++*running;
+                    net::co_spawn(
+                        ioc,
+                        [&, next, running, t, port]() -> awaitable<void> {
+                            http::http_client c(ioc.get_executor());
+                            while (*next < chats) {
+                                std::size_t i = (*next)++;
+                                std::int64_t chat = 9'000'000 + static_cast<std::int64_t>(i);
+                                auto body =
+                                    update_json(chat, chat * 1000 + static_cast<std::int64_t>(t),
+                                                script[t % script.size()]);
+                                for (;;) {
+                                    auto r = co_await c.request(post_json(
+                                        url(port, "/webhooks/telegram"), body, secret_header()));
+                                    if (r.response.status == 200)
+                                        break;
+                                    if (r.response.status == 503) {
+                                        ++busy; // Telegram retries
+                                        co_await sleep_for(20ms);
+                                        continue;
+                                    }
+                                    ++other;
+                                    break;
+                                }
+                            }
+                            --*running;
+                        },
+                        net::detached);
+                }
+                while (*running > 0) {
+                    co_await sleep_for(5ms);
+                    auto sent = api.count();
+                    // Replies still owed: turns handed out so far minus replies sent.
+                    std::size_t owed_upper = t * chats + *next;
+                    peak_outstanding = std::max(
+                        peak_outstanding, owed_upper > sent ? owed_upper - sent : std::size_t{0});
+                }
+            }
+            bool all = co_await eventually([&] { return api.count() >= expected_messages; }, 300s);
+            CHECK(all);
+            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            serve->signal(SIGTERM);
+            code = co_await exited(*serve, 30s);
+        },
+        600s);
+    REQUIRE(code);
+    CHECK(*code == 0);
+    CHECK(other == 0);
+    std::map<std::int64_t, std::vector<std::string>> got;
+    for (const auto& c : api.calls_named("sendMessage")) {
+        auto j = c.json();
+        got[j.value("chat_id", std::int64_t{0})].push_back(j.value("text", ""));
+    }
+    std::size_t complete = 0;
+    for (const auto& [chat, want] : expected) {
+        std::string note;
+        int r = match_replies(want, got[chat], note);
+        INFO("chat " << chat << ": " << note);
+        CHECK(r == 0); // no kills here: not a single repeat either
+        complete += r == 0;
+    }
+    CHECK(complete == chats);
+    WARN("soak: " << chats << " conversations in progress at once, " << turns << " turns each ("
+                  << chats * turns << " turns, " << expected_messages << " replies) in " << seconds
+                  << " s over " << connections << " connections; at most " << peak_outstanding
+                  << " replies owed at once; 503 busy answers " << busy
+                  << "; conversations complete and in order: " << complete);
+}
+
+TEST_CASE("faults: SIGTERM drains within its grace even when the Bot API hangs, and the next "
+          "start sends what was left",
+          "[faults][e2e]") {
+    const std::size_t chats = 20;
+    fault_folder folder; // shutdown_grace_ms 3000
+    net::io_context ioc;
+    fake_api api(ioc);
+    std::optional<int> first_exit, second_exit;
+    std::size_t resumed_updates = 0;
+    double drain_seconds = 0;
+    run_test(
+        ioc,
+        [&]() -> awaitable<void> {
+            auto serve = start(folder, api.base(), "serve-1.log");
+            auto port = co_await listening(*serve);
+            // The Bot API stops answering (each call hangs for a minute).
+            for (std::size_t i = 0; i < chats * 2; ++i)
+                api.push({200, R"({"ok":true,"result":{}})", 60s, {}});
+            http::http_client c(ioc.get_executor());
+            for (std::size_t i = 0; i < chats; ++i) {
+                std::int64_t chat = 6'000'000 + static_cast<std::int64_t>(i);
+                auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+                                                      update_json(chat, chat * 1000, "/start"),
+                                                      secret_header()));
+                CHECK(r.response.status == 200);
+            }
+            auto t0 = std::chrono::steady_clock::now();
+            serve->signal(SIGTERM);
+            first_exit = co_await exited(*serve, 60s); // hang guard only
+            drain_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            CHECK(events_in_log(*serve, "serve.drained") == 1);
+            // The Bot API is back; a new start answers every acknowledged update.
+            api.clear_script();
+            auto again = start(folder, api.base(), "serve-2.log");
+            co_await listening(*again);
+            co_await eventually(
+                [&] {
+                    std::set<std::int64_t> answered;
+                    for (const auto& call : api.calls_named("sendMessage"))
+                        answered.insert(call.json().value("chat_id", std::int64_t{0}));
+                    return answered.size() == chats;
+                },
+                60s);
+            again->signal(SIGTERM);
+            second_exit = co_await exited(*again, 30s);
+            std::istringstream in(again->log());
+            std::string line;
+            while (std::getline(in, line)) {
+                auto j = json::parse(line, nullptr, false);
+                if (j.is_object() && j.value("event", "") == "telegram.resumed")
+                    resumed_updates = j.value("updates", std::size_t{0});
+            }
+        },
+        180s);
+    REQUIRE(first_exit);
+    CHECK(*first_exit == 0);
+    REQUIRE(second_exit);
+    CHECK(*second_exit == 0);
+    CHECK(resumed_updates == chats); // none was answered before the stop
+    std::set<std::int64_t> answered;
+    for (const auto& call : api.calls_named("sendMessage"))
+        answered.insert(call.json().value("chat_id", std::int64_t{0}));
+    CHECK(answered.size() == chats);
+    WARN("SIGTERM with a hanging Bot API: exited 0 after "
+         << drain_seconds << " s (grace 3 s); next start resumed " << resumed_updates
+         << " updates");
 }

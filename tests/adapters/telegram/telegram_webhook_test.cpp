@@ -609,3 +609,34 @@ TEST_CASE("telegram: a reply refused for good (the user blocked the bot) is not 
     CHECK(env.stats->test_event_count("telegram", "reply_dropped") == 1);
     CHECK(env.stats->test_event_count("telegram", "send_retry_round") == 0);
 }
+
+TEST_CASE("telegram: beyond max_live_chats a new chat gets 503 while chats in progress go on",
+          "[telegram][limits]") {
+    telegram_env env([](tg::telegram_config& c) { c.max_live_chats = 2; });
+    env.core.hold = true; // the core is busy: every chat keeps its worker
+    auto update = [&](std::int64_t id, std::int64_t chat) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = id;
+        u["message"]["chat"]["id"] = chat;
+        u["message"]["from"]["id"] = chat;
+        return u.dump();
+    };
+    int a = 0, b = 0, c = 0, a2 = 0, c_again = 0;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        a = (co_await env.post(update(1, 101))).response.status;
+        b = (co_await env.post(update(2, 102))).response.status;
+        c = (co_await env.post(update(3, 103))).response.status;  // a third chat: no room
+        a2 = (co_await env.post(update(4, 101))).response.status; // chat 101 goes on
+        env.core.hold = false;
+        co_await env.settle();
+        c_again = (co_await env.post(update(3, 103))).response.status; // Telegram's retry
+        co_await env.settle();
+    });
+    CHECK(a == 200);
+    CHECK(b == 200);
+    CHECK(c == 503);
+    CHECK(a2 == 200);
+    CHECK(c_again == 200);
+    CHECK(env.core.turns() == 4);
+    CHECK(env.api.calls_named("sendMessage").size() == 4);
+}
