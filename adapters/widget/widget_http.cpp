@@ -130,6 +130,22 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
             add_cors(res, origin);
             return res;
         };
+        if (limiter && !poll) {
+            // Per client address; answered here (not by the server) so the page, on another
+            // origin, can read it: the widget shows its gentle "slow down" note.
+            auto d = limiter->take(http::client_source(req.remote, req.header("X-Forwarded-For"),
+                                                       trust_forwarded_for));
+            if (!d.allowed) {
+                auto j = nlohmann::json::parse(req.body, nullptr, false);
+                std::string id;
+                if (j.is_object() && j.contains("client_msg_id") && j["client_msg_id"].is_string())
+                    id = j["client_msg_id"].get<std::string>();
+                auto res = answer(429, nlohmann::json::array({error_frame(
+                                           "slow_down", "too many messages; wait a moment", id)}));
+                res.headers.emplace_back("Retry-After", std::to_string(d.retry_after_seconds));
+                co_return res;
+            }
+        }
         auto parsed = parse_client_frame(req.body, {cfg.max_frame_bytes, cfg.max_text_chars});
         if (auto* err = std::get_if<frame_error>(&parsed)) {
             int status = err->code == "too_large"         ? 413
@@ -308,8 +324,6 @@ void widget_adapter::add_routes(http::router& routes) {
         r.handler = [s, poll](http::http_request req) -> awaitable<http::http_response> {
             co_return co_await s->api(std::move(req), poll);
         };
-        if (!poll) // a poll only waits for frames; its requests are bounded by connections
-            r.per_source = s->limiter;
         routes.add(std::move(r));
     }
 

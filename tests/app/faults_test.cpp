@@ -686,3 +686,50 @@ TEST_CASE("faults: SIGTERM drains within its grace even when the Bot API hangs, 
          << drain_seconds << " s (grace 3 s); next start resumed " << resumed_updates
          << " updates");
 }
+
+TEST_CASE("limits: the widget's API is limited per client address with 429, a slow_down frame "
+          "and Retry-After; the Telegram webhook is not",
+          "[limits][e2e]") {
+    fault_folder folder;
+    {
+        std::ifstream in(folder.config);
+        auto cfg = json::parse(in);
+        cfg["server"]["per_source_per_minute"] = 1;
+        cfg["server"]["per_source_burst"] = 3;
+        std::ofstream(folder.config) << cfg.dump(2);
+    }
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto serve = start(folder, api.base(), "serve.log");
+    std::vector<int> widget, telegram;
+    std::string retry_after, code;
+    run_test(ioc, [&]() -> awaitable<void> {
+        auto port = co_await listening(*serve);
+        http::http_client c(ioc.get_executor());
+        for (int i = 0; i < 5; ++i) {
+            auto r = co_await c.request(
+                post_json(url(port, "/widget/api"), R"({"type":"start","language":"en"})"));
+            widget.push_back(r.response.status);
+            if (r.response.status == 429) {
+                retry_after = std::string(r.response.header("Retry-After"));
+                auto j = json::parse(r.response.body, nullptr, false);
+                if (j.is_object() && j["frames"].is_array() && !j["frames"].empty())
+                    code = j["frames"][0].value("code", "");
+            }
+        }
+        for (int i = 0; i < 5; ++i) {
+            std::int64_t chat = 5'000'000 + i;
+            auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+                                                  update_json(chat, chat * 1000, "/start"),
+                                                  secret_header()));
+            telegram.push_back(r.response.status);
+        }
+        serve->signal(SIGTERM);
+        co_await exited(*serve, 30s);
+    });
+    CHECK(widget == std::vector<int>{200, 200, 200, 429, 429});
+    CHECK(code == "slow_down");
+    REQUIRE_FALSE(retry_after.empty());
+    CHECK(std::stoi(retry_after) >= 1);
+    CHECK(telegram == std::vector<int>{200, 200, 200, 200, 200});
+}
