@@ -275,7 +275,16 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
         }
         std::string had_checkin = state.checkin_dialog;
         std::int64_t had_due = state.checkin_due;
+        // The rate bucket and the answered ids belong to the conversation, not to a dialog:
+        // nothing a dialog does to the state resets them.
+        auto rate_tokens = state.rate_tokens;
+        auto rate_at = state.rate_at;
+        auto answered_ids = state.answered_ids;
         auto out = step(*lc, cfg_, std::move(state), in);
+        out.state.rate_tokens = rate_tokens;
+        out.state.rate_at = rate_at;
+        out.state.rate_noticed = false;
+        out.state.answered_ids = std::move(answered_ids);
         if (checkins_) {
             if (out.forget || out.state.checkin_dialog.empty()) {
                 if (!had_checkin.empty() || out.forget)

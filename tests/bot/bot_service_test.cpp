@@ -337,6 +337,10 @@ TEST_CASE("turn processor: the per-conversation rate limit says so once, never s
     console.channel = "console";
     for (int i = 0; i < 10; ++i)
         CHECK_FALSE(p.run(console, 1013).rate_limited);
+    // "start over" resets the conversation, not its bucket.
+    for (int i = 0; i < 3; ++i)
+        CHECK_FALSE(p.run(msg("again", "start over"), 2000).rate_limited);
+    CHECK(p.run(msg("again", "start over"), 2000).rate_limited);
     // "forget me" always gets through.
     CHECK_FALSE(p.run(msg("fast", "/forget"), 1014).rate_limited);
 }
