@@ -762,3 +762,143 @@ TEST_CASE("limits: the widget's API is limited per client address with 429, a sl
     CHECK(std::stoi(retry_after) >= 1);
     CHECK(telegram == std::vector<int>{200, 200, 200, 200, 200});
 }
+
+namespace {
+
+// A bare WebSocket client (RFC 6455, text frames only), enough to talk to the widget.
+struct ws_client {
+    net::ip::tcp::socket sock;
+    std::string buffer;
+
+    explicit ws_client(net::any_io_executor ex) : sock(ex) {}
+
+    awaitable<bool> open(std::uint16_t port, const std::string& path) {
+        co_await sock.async_connect({net::ip::make_address("127.0.0.1"), port}, use_tuple);
+        std::string req = "GET " + path +
+                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: "
+                          "Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n";
+        auto [wec, wn] = co_await net::async_write(sock, net::buffer(req), use_tuple);
+        if (wec)
+            co_return false;
+        char buf[4096];
+        while (buffer.find("\r\n\r\n") == std::string::npos) {
+            auto [ec, n] = co_await sock.async_read_some(net::buffer(buf), use_tuple);
+            if (ec)
+                co_return false;
+            buffer.append(buf, n);
+        }
+        bool ok = buffer.rfind("HTTP/1.1 101", 0) == 0;
+        buffer.erase(0, buffer.find("\r\n\r\n") + 4);
+        co_return ok;
+    }
+
+    awaitable<void> send(const std::string& text) {
+        std::string f;
+        f.push_back(static_cast<char>(0x81));
+        const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+        if (text.size() < 126) {
+            f.push_back(static_cast<char>(0x80 | text.size()));
+        } else {
+            f.push_back(static_cast<char>(0x80 | 126));
+            f.push_back(static_cast<char>((text.size() >> 8) & 0xff));
+            f.push_back(static_cast<char>(text.size() & 0xff));
+        }
+        for (unsigned char m : mask)
+            f.push_back(static_cast<char>(m));
+        for (std::size_t i = 0; i < text.size(); ++i)
+            f.push_back(static_cast<char>(static_cast<unsigned char>(text[i]) ^ mask[i % 4]));
+        co_await net::async_write(sock, net::buffer(f), use_tuple);
+    }
+
+    // The next text message, or nullopt when the socket closed or limit passed.
+    awaitable<std::optional<std::string>> next(std::chrono::milliseconds limit) {
+        auto end = std::chrono::steady_clock::now() + limit;
+        char buf[4096];
+        for (;;) {
+            if (buffer.size() >= 2) {
+                std::size_t len = static_cast<unsigned char>(buffer[1]) & 0x7f, head = 2;
+                if (len == 126 && buffer.size() >= 4) {
+                    len = (static_cast<unsigned char>(buffer[2]) << 8) |
+                          static_cast<unsigned char>(buffer[3]);
+                    head = 4;
+                }
+                if (len < 126 || head == 4) {
+                    if (buffer.size() >= head + len) {
+                        int opcode = static_cast<unsigned char>(buffer[0]) & 0x0f;
+                        std::string payload = buffer.substr(head, len);
+                        buffer.erase(0, head + len);
+                        if (opcode == 1)
+                            co_return payload;
+                        if (opcode == 8)
+                            co_return std::nullopt;
+                        continue; // pings and others
+                    }
+                }
+            }
+            if (std::chrono::steady_clock::now() > end)
+                co_return std::nullopt;
+            net::steady_timer guard(sock.get_executor(), end - std::chrono::steady_clock::now());
+            guard.async_wait([this](boost::system::error_code ec) {
+                if (!ec)
+                    sock.cancel();
+            });
+            auto [ec, n] = co_await sock.async_read_some(net::buffer(buf), use_tuple);
+            guard.cancel();
+            if (ec)
+                co_return std::nullopt;
+            buffer.append(buf, n);
+        }
+    }
+};
+
+} // namespace
+
+TEST_CASE("limits: widget WebSocket messages beyond the per-address limit get a slow_down frame",
+          "[limits][e2e]") {
+    fault_folder folder;
+    {
+        std::ifstream in(folder.config);
+        auto cfg = json::parse(in);
+        cfg["server"]["per_source_per_minute"] = 1;
+        cfg["server"]["per_source_burst"] = 4; // the handshake, start, and two messages
+        std::ofstream(folder.config) << cfg.dump(2);
+    }
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto serve = start(folder, api.base(), "serve.log");
+    bool opened = false;
+    std::vector<json> frames;
+    run_test(ioc, [&]() -> awaitable<void> {
+        auto port = co_await listening(*serve);
+        ws_client ws(ioc.get_executor());
+        opened = co_await ws.open(port, "/widget/socket");
+        REQUIRE(opened);
+        co_await ws.send(R"({"type":"start","language":"en"})");
+        for (int i = 1; i <= 3; ++i)
+            co_await ws.send(R"({"type":"message","client_msg_id":"m)" + std::to_string(i) +
+                             R"(","text":"hi"})");
+        // Read until the refusal of m3 shows up (or a generous guard passes).
+        for (;;) {
+            auto f = co_await ws.next(20s);
+            if (!f)
+                break;
+            frames.push_back(json::parse(*f, nullptr, false));
+            if (frames.back().value("code", "") == "slow_down")
+                break;
+        }
+        serve->signal(SIGTERM);
+        co_await exited(*serve, 30s);
+    });
+    bool ready = false, acked_m1 = false, slow_m3 = false;
+    for (const auto& f : frames) {
+        ready = ready || f.value("type", "") == "ready";
+        acked_m1 =
+            acked_m1 || (f.value("type", "") == "ack" && f.value("client_msg_id", "") == "m1");
+        slow_m3 =
+            slow_m3 || (f.value("code", "") == "slow_down" && f.value("client_msg_id", "") == "m3");
+    }
+    CHECK(ready);
+    CHECK(acked_m1);
+    CHECK(slow_m3);
+}
