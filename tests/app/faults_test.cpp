@@ -21,7 +21,9 @@
 #include <fstream>
 #include <map>
 #include <random>
+
 #include <set>
+#include <sys/resource.h>
 
 using namespace tandem::test;
 using nlohmann::json;
@@ -852,6 +854,16 @@ struct ws_client {
     }
 };
 
+// Outside the coroutines: g++ 12 miscompiles braced JSON initialisers holding string
+// literals after a co_await.
+std::string message_frame(const std::string& id, const std::string& text) {
+    json f = json::object();
+    f["type"] = "message";
+    f["client_msg_id"] = id;
+    f["text"] = text;
+    return f.dump();
+}
+
 } // namespace
 
 TEST_CASE("limits: widget WebSocket messages beyond the per-address limit get a slow_down frame",
@@ -901,4 +913,105 @@ TEST_CASE("limits: widget WebSocket messages beyond the per-address limit get a 
     CHECK(ready);
     CHECK(acked_m1);
     CHECK(slow_m3);
+}
+
+TEST_CASE("load: thousands of widget WebSocket conversations held open at once, every reply in "
+          "order",
+          "[load][e2e]") {
+    // TANDEM_SOAK_SOCKETS sessions are all opened first and stay open until every one has
+    // finished TANDEM_SOAK_SOCKET_TURNS turns.
+    const std::size_t sockets = env_size("TANDEM_SOAK_SOCKETS", 2000);
+    {
+        // Two descriptors per session (this process and tandem serve, which inherits the
+        // limit): raise the soft limit to the hard one.
+        rlimit lim{};
+        getrlimit(RLIMIT_NOFILE, &lim);
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        INFO("open files allowed: " << lim.rlim_cur);
+        REQUIRE(lim.rlim_cur >= sockets + 256);
+    }
+    const std::size_t turns = std::min(env_size("TANDEM_SOAK_SOCKET_TURNS", 6), script.size());
+    fault_folder folder;
+    {
+        std::ifstream in(folder.config);
+        auto cfg = json::parse(in);
+        cfg["server"]["max_connections"] = sockets + 100;
+        cfg["server"]["per_source_per_minute"] = 0; // every client is 127.0.0.1 here
+        std::ofstream(folder.config) << cfg.dump(2);
+    }
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto serve = start(folder, api.base(), "serve.log");
+    std::size_t opened = 0, ready = 0, finished = 0, in_order = 0, greeted = 0;
+    std::size_t peak_open = 0;
+    double seconds = 0;
+    run_test(
+        ioc,
+        [&]() -> awaitable<void> {
+            auto port = co_await listening(*serve);
+            auto t0 = std::chrono::steady_clock::now();
+            auto done = std::make_shared<std::size_t>(0);
+            for (std::size_t i = 0; i < sockets; ++i) {
+                net::co_spawn(
+                    ioc,
+                    [&, done]() -> awaitable<void> {
+                        ws_client ws(ioc.get_executor());
+                        bool ok = co_await ws.open(port, "/widget/socket");
+                        if (ok)
+                            ++opened;
+                        peak_open = std::max(peak_open, opened - finished);
+                        if (ok) {
+                            co_await ws.send(R"({"type":"start","language":"en"})");
+                            while (auto f = co_await ws.next(60s))
+                                if (json::parse(*f, nullptr, false).value("type", "") == "ready") {
+                                    ++ready;
+                                    break;
+                                }
+                        }
+                        // Everyone is in before anyone talks: all sessions live at once.
+                        co_await eventually([&] { return ready >= sockets; }, 120s);
+                        std::size_t answered = 0;
+                        bool hello = false;
+                        for (std::size_t t = 0; ok && t < turns; ++t) {
+                            auto id = "m" + std::to_string(t);
+                            co_await ws.send(message_frame(id, script[t]));
+                            bool got = false;
+                            while (auto f = co_await ws.next(60s)) {
+                                auto j = json::parse(*f, nullptr, false);
+                                if (j.value("type", "") != "bot")
+                                    continue;
+                                if (j.value("reply_to", "") != id)
+                                    break; // out of order
+                                got = !j["texts"].empty();
+                                if (t == 0)
+                                    hello = j["texts"].dump().find("HELLO") != std::string::npos;
+                                break;
+                            }
+                            if (!got)
+                                break;
+                            ++answered;
+                        }
+                        in_order += answered == turns;
+                        greeted += hello;
+                        ++finished;
+                        // Stay open until everyone has finished.
+                        co_await eventually([&] { return finished >= sockets; }, 120s);
+                        ++*done;
+                    },
+                    net::detached);
+            }
+            co_await eventually([&] { return *done >= sockets; }, 300s);
+            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            serve->signal(SIGTERM);
+            co_await exited(*serve, 30s);
+        },
+        400s);
+    CHECK(opened == sockets);
+    CHECK(ready == sockets);
+    CHECK(in_order == sockets);
+    CHECK(greeted == sockets);
+    WARN("widget soak: " << sockets << " WebSocket sessions open at once (peak " << peak_open
+                         << "), " << turns << " turns each (" << sockets * turns << " turns) in "
+                         << seconds << " s; every reply in order: " << in_order);
 }
