@@ -13,9 +13,10 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
+#include <optional>
 #include <set>
 #include <variant>
 
@@ -59,6 +60,38 @@ bool origin_allowed(const widget_config& cfg, std::string_view origin, std::stri
             return true;
     return false;
 }
+
+namespace {
+
+struct refusal {
+    std::string client_msg_id;
+    int retry_after_seconds = 1;
+};
+
+// The per-address limit counts the frames that cost tandem something: a new session or a
+// message (a turn). Pings, polls, resumes and malformed frames (refused by the protocol
+// anyway) pass. Returns why a frame is refused, or nothing.
+std::optional<refusal> over_limit(http::source_limiter* limiter, const std::string& source,
+                                  std::string_view raw) {
+    if (!limiter)
+        return std::nullopt;
+    auto j = nlohmann::json::parse(raw, nullptr, false);
+    if (!j.is_object())
+        return std::nullopt;
+    auto type = j.find("type");
+    if (type == j.end() || !type->is_string() || (*type != "message" && *type != "start"))
+        return std::nullopt;
+    auto d = limiter->take(source);
+    if (d.allowed)
+        return std::nullopt;
+    refusal r;
+    r.retry_after_seconds = d.retry_after_seconds;
+    if (auto id = j.find("client_msg_id"); id != j.end() && id->is_string())
+        r.client_msg_id = id->get<std::string>();
+    return r;
+}
+
+} // namespace
 
 struct widget_adapter::impl : std::enable_shared_from_this<impl> {
     net::any_io_executor ex;
@@ -130,19 +163,18 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
             add_cors(res, origin);
             return res;
         };
-        if (limiter && !poll) {
+        if (!poll) {
             // Per client address; answered here (not by the server) so the page, on another
             // origin, can read it: the widget shows its gentle "slow down" note.
-            auto d = limiter->take(http::client_source(req.remote, req.header("X-Forwarded-For"),
-                                                       trust_forwarded_for));
-            if (!d.allowed) {
-                auto j = nlohmann::json::parse(req.body, nullptr, false);
-                std::string id;
-                if (j.is_object() && j.contains("client_msg_id") && j["client_msg_id"].is_string())
-                    id = j["client_msg_id"].get<std::string>();
-                auto res = answer(429, nlohmann::json::array({error_frame(
-                                           "slow_down", "too many messages; wait a moment", id)}));
-                res.headers.emplace_back("Retry-After", std::to_string(d.retry_after_seconds));
+            auto source =
+                http::client_source(req.remote, req.header("X-Forwarded-For"), trust_forwarded_for);
+            if (auto refused = over_limit(limiter.get(), source, req.body)) {
+                auto res =
+                    answer(429, nlohmann::json::array(
+                                    {error_frame("slow_down", "too many messages; wait a moment",
+                                                 refused->client_msg_id)}));
+                res.headers.emplace_back("Retry-After",
+                                         std::to_string(refused->retry_after_seconds));
                 co_return res;
             }
         }
@@ -181,13 +213,10 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
                                      std::shared_ptr<http::source_limiter> limiter,
                                      std::string source) {
         while (auto msg = co_await ch->read()) {
-            if (limiter && !limiter->take(source).allowed) {
+            if (auto refused = over_limit(limiter.get(), source, *msg)) {
                 // The widget shows its own gentle "slow down" note for this frame.
-                auto j = nlohmann::json::parse(*msg, nullptr, false);
-                std::string id;
-                if (j.is_object() && j.contains("client_msg_id") && j["client_msg_id"].is_string())
-                    id = j["client_msg_id"].get<std::string>();
-                conn->push(error_frame("slow_down", "too many messages; wait a moment", id));
+                conn->push(error_frame("slow_down", "too many messages; wait a moment",
+                                       refused->client_msg_id));
                 continue;
             }
             co_await conn->handle(*msg);
