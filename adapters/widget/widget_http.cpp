@@ -13,9 +13,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <optional>
 #include <optional>
 #include <set>
 #include <variant>
