@@ -45,8 +45,9 @@ void print_serve_usage(std::ostream& out) {
 }
 
 // /healthz, /readyz and /metrics.
+// not_ready: why the server should get no traffic now ("" = ready).
 void add_operational_routes(http::router& routes, std::shared_ptr<http::metrics> stats,
-                            std::shared_ptr<std::atomic<bool>> ready) {
+                            std::function<std::string()> not_ready) {
     http::route health;
     health.path = "/healthz";
     health.methods = {"GET"};
@@ -60,10 +61,11 @@ void add_operational_routes(http::router& routes, std::shared_ptr<http::metrics>
     readyz.path = "/readyz";
     readyz.methods = {"GET"};
     readyz.media_types = {};
-    readyz.handler = [ready](http::http_request) -> awaitable<http::http_response> {
-        if (ready->load())
+    readyz.handler = [not_ready](http::http_request) -> awaitable<http::http_response> {
+        auto why = not_ready();
+        if (why.empty())
             co_return http::text_response(200, "ready\n");
-        co_return http::text_response(503, "shutting down\n");
+        co_return http::text_response(503, why + "\n");
     };
     routes.add(std::move(readyz));
 
@@ -257,7 +259,8 @@ int cmd_serve(args_t args) {
     std::shared_ptr<tg::update_dedupe> dedupe;
     if (rt->cfg.store.kind != "memory") {
         try {
-            dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file));
+            dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file), 2 * 86400,
+                                            rt->cfg.store.max_bytes);
         } catch (const bot::store_error& e) {
             std::cerr << "tandem serve: cannot open the Telegram update log: " << e.what() << "\n";
             return 1;
@@ -284,6 +287,13 @@ int cmd_serve(args_t args) {
             std::make_shared<tg::telegram_adapter>(ex, tg_cfg, *rt->service, client, stats, dedupe);
         routes->add(telegram->route());
         rt->service->set_proactive_sink(tg::telegram_adapter::channel, telegram->proactive_sink());
+        // Updates acknowledged but not answered when the last run ended (a crash, kill -9).
+        try {
+            telegram->resume();
+        } catch (const bot::store_error& e) {
+            std::cerr << "tandem serve: cannot read the Telegram update log: " << e.what() << "\n";
+            return 1;
+        }
         log_channel_on("telegram", tg_cfg.path);
     }
     std::shared_ptr<dc::discord_adapter> discord;
@@ -306,11 +316,25 @@ int cmd_serve(args_t args) {
         log_channel_off("widget", "disabled in config");
     } else {
         widget = std::make_shared<wg::widget_adapter>(ex, wg_cfg, *rt->service);
+        if (server_cfg.per_source_per_minute > 0)
+            widget->set_source_limiter(
+                std::make_shared<http::source_limiter>(server_cfg.per_source_per_minute,
+                                                       server_cfg.per_source_burst),
+                server_cfg.trust_forwarded_for);
         widget->add_routes(*routes);
         rt->service->set_proactive_sink("widget", widget->sink());
         log_channel_on("widget", "/widget.js");
     }
-    add_operational_routes(*routes, stats, ready);
+    // Not ready while shutting down, and while the store cannot be written (a full disk):
+    // the Telegram update log is the first write of every update, and it reports failures.
+    std::weak_ptr<tg::telegram_adapter> weak_telegram = telegram;
+    add_operational_routes(*routes, stats, [ready, weak_telegram]() -> std::string {
+        if (!ready->load())
+            return "shutting down";
+        if (auto t = weak_telegram.lock(); t && t->recheck_store())
+            return "store failing";
+        return {};
+    });
 
     // Taken before the server listens, so no edit made after startup can go unseen.
     std::string stamp = watch ? content_stamp(rt->cfg) : std::string();

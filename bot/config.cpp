@@ -57,6 +57,10 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
                     "store kind is \"sqlite\" or \"memory\", found \"" + c.store.kind + "\"");
         c.store.file = s.string_or("file", c.store.file);
         c.store.synchronous_full = s.boolean_or("synchronous_full", c.store.synchronous_full);
+        c.store.max_bytes = s.integer_or("max_bytes", c.store.max_bytes, 0, std::int64_t{1} << 50);
+        if (c.store.max_bytes > 0 && c.store.max_bytes < 65536)
+            s.error("max_bytes", "config.bad_value",
+                    "store max_bytes is 0 (no cap) or at least 65536");
         s.finish();
     }
     if (const auto* v = r.get("conversation")) {
@@ -76,6 +80,8 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
             s.integer_or("utc_offset_minutes", cc.utc_offset_minutes, -14 * 60, 14 * 60));
         cc.records_retention_seconds = s.integer_or(
             "records_retention_seconds", cc.records_retention_seconds, 0, 365LL * 24 * 3600);
+        cc.rate_per_minute = s.number_or("rate_per_minute", cc.rate_per_minute, 0.0, 6000.0);
+        cc.rate_burst = static_cast<int>(s.integer_or("rate_burst", cc.rate_burst, 1, 1000));
         s.finish();
     }
     if (const auto* v = r.get("core")) {

@@ -50,6 +50,13 @@ struct turn_result {
     std::string node;       // active node after the turn
     bool forgotten = false; // the conversation's state was deleted this turn
     bool error = false;     // the turn failed; reply holds a kind apology
+    // The message (same channel, conversation and platform_message_id) was answered before:
+    // no new turn ran. reply is that earlier reply when it was the conversation's latest,
+    // and empty when later turns followed (then it was long delivered).
+    bool replayed = false;
+    // The conversation sent more than its rate limit allows: no turn ran. reply holds the
+    // polite notice the first time in a limited stretch and nothing after that.
+    bool rate_limited = false;
 };
 
 // Renders options as numbered text lines ("1. label"), the one text fallback for

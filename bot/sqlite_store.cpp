@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -78,7 +79,7 @@ db_handle open_db(const std::string& path) {
 // leaves nothing half-applied.
 class sqlite_store final : public conversation_store {
   public:
-    sqlite_store(const std::string& path, bool full) {
+    sqlite_store(const std::string& path, bool full, std::int64_t max_bytes) {
         namespace fs = std::filesystem;
         fs::path p(path);
         std::error_code ec;
@@ -107,6 +108,10 @@ class sqlite_store final : public conversation_store {
         // in free pages of the file.
         exec(writer_.get(), "PRAGMA secure_delete=ON");
         exec(writer_.get(), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+        if (max_bytes > 0)
+            exec(writer_.get(), ("PRAGMA max_page_count=" +
+                                 std::to_string(std::max<std::int64_t>(1, max_bytes / 4096)))
+                                    .c_str());
         exec(writer_.get(), "CREATE TABLE IF NOT EXISTS conversations ("
                             " key TEXT PRIMARY KEY, state TEXT NOT NULL,"
                             " last_active INTEGER NOT NULL)");
@@ -280,8 +285,9 @@ class sqlite_store final : public conversation_store {
 
 } // namespace
 
-std::shared_ptr<conversation_store> make_sqlite_store(const std::string& path, bool full) {
-    return std::make_shared<sqlite_store>(path, full);
+std::shared_ptr<conversation_store> make_sqlite_store(const std::string& path, bool full,
+                                                      std::int64_t max_bytes) {
+    return std::make_shared<sqlite_store>(path, full, max_bytes);
 }
 
 } // namespace tandem::bot

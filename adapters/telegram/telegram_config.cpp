@@ -38,6 +38,12 @@ telegram_config parse_telegram_config(const bot::config& cfg, const std::string&
         "max_queued_per_chat", static_cast<std::int64_t>(out.max_queued_per_chat), 1, 10'000));
     out.max_pending = static_cast<std::size_t>(
         r.integer_or("max_pending", static_cast<std::int64_t>(out.max_pending), 1, 1'000'000));
+    out.max_live_chats = static_cast<std::size_t>(r.integer_or(
+        "max_live_chats", static_cast<std::int64_t>(out.max_live_chats), 1, 1'000'000));
+    out.outage_retry_rounds =
+        static_cast<int>(r.integer_or("outage_retry_rounds", out.outage_retry_rounds, 0, 1000));
+    out.outage_backoff_max =
+        ms(r.integer_or("outage_backoff_max_ms", out.outage_backoff_max.count(), 1, 3'600'000));
     out.parse_mode = r.string_or("parse_mode", out.parse_mode);
     if (!out.parse_mode.empty() && out.parse_mode != "MarkdownV2")
         r.error("parse_mode", "telegram.parse_mode",
