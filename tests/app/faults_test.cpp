@@ -719,7 +719,7 @@ TEST_CASE("faults: SIGTERM drains within its grace even when the Bot API hangs, 
 }
 
 TEST_CASE("limits: the widget's API is limited per client address with 429, a slow_down frame "
-          "and Retry-After; the Telegram webhook is not",
+          "and Retry-After, the Telegram webhook is not",
           "[limits][e2e]") {
     fault_folder folder;
     {

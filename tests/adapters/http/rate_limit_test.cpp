@@ -49,7 +49,7 @@ TEST_CASE("source limiter: X-Forwarded-For only when trusted", "[http][limits]")
     CHECK(client_source("127.0.0.1", "", true) == "127.0.0.1");
 }
 
-TEST_CASE("server: a route limited per source answers 429 with Retry-After; others do not",
+TEST_CASE("server: a route limited per source answers 429 with Retry-After, others do not",
           "[http][limits]") {
     net::io_context ioc;
     auto routes = std::make_shared<http::router>();

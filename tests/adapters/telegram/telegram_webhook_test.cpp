@@ -533,7 +533,7 @@ TEST_CASE("telegram: a client that sends half an update and stalls is cut off, w
     CHECK(env.api.count() == 0);
 }
 
-TEST_CASE("telegram: a Bot API outage is retried in rounds; every reply arrives once, in order, "
+TEST_CASE("telegram: a Bot API outage is retried in rounds, every reply arrives once, in order, "
           "and the queue stays bounded",
           "[telegram]") {
     telegram_env env([](tg::telegram_config& c) {
