@@ -173,22 +173,6 @@ void json_reader::finish() {
     }
 }
 
-namespace {
-// RFC 6901: "~" -> "~0", "/" -> "~1".
-std::string pointer_escape(const std::string& k) {
-    std::string out;
-    for (char c : k) {
-        if (c == '~')
-            out += "~0";
-        else if (c == '/')
-            out += "~1";
-        else
-            out += c;
-    }
-    return out;
-}
-} // namespace
-
 std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostics& diags) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -212,7 +196,7 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
     auto pointer_of_top = [&frames] {
         std::string p;
         for (std::size_t i = 0; i + 1 < frames.size(); ++i)
-            p += "/" + (frames[i].object ? pointer_escape(frames[i].key)
+            p += "/" + (frames[i].object ? pointer_token(frames[i].key)
                                          : std::to_string(frames[i].index));
         return p;
     };
@@ -241,8 +225,7 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
                 auto k = v.get<std::string>();
                 if (!frames.back().keys.insert(k).second) {
                     duplicates = true;
-                    diags.add(path, pointer_of_top() + "/" + pointer_escape(k),
-                              "json.duplicate_key",
+                    diags.add(path, pointer_of_top() + "/" + pointer_token(k), "json.duplicate_key",
                               "the key \"" + k +
                                   "\" appears twice in this object; only the last one would "
                                   "count, so merge them into one");

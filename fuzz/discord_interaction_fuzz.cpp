@@ -11,12 +11,6 @@
 using namespace tandem;
 namespace dc = adapters::discord;
 
-namespace {
-bool utf8(const std::string& s) {
-    return bot::sanitize_utf8(s) == s;
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const std::set<std::string> codes = {
         "invalid_json", "not_an_object",       "missing_type",       "bad_field_type",
@@ -32,7 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz::check(error.empty(), "an accepted interaction with an error code");
     for (const auto* s : {&ix->id, &ix->application_id, &ix->token, &ix->user_id, &ix->channel_id,
                           &ix->guild_id, &ix->locale, &ix->command_name, &ix->text, &ix->custom_id})
-        fuzz::check(utf8(*s), "a parsed field is not valid UTF-8");
+        fuzz::check(fuzz::valid_utf8(*s), "a parsed field is not valid UTF-8");
     using k = dc::interaction_kind;
     fuzz::check((ix->type == 1) == (ix->kind == k::ping), "type 1 is exactly a ping");
     if (ix->kind != k::ping) {
@@ -58,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         fuzz::check(!msgs.empty(), "an answer rendered as no message");
         for (const auto& m : msgs) {
             const auto& content = m["content"].get_ref<const std::string&>();
-            fuzz::check(utf8(content), "a rendered message is not valid UTF-8");
+            fuzz::check(fuzz::valid_utf8(content), "a rendered message is not valid UTF-8");
             fuzz::check(adapters::http::utf16_length(content) <= dc::max_content_units,
                         "a rendered message over 2000 units");
             if (auto comps = m.find("components"); comps != m.end()) {

@@ -10,12 +10,6 @@
 using namespace tandem;
 namespace tg = adapters::telegram;
 
-namespace {
-bool utf8(const std::string& s) {
-    return bot::sanitize_utf8(s) == s;
-}
-} // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const std::set<std::string> codes = {
         "invalid_json", "not_an_object", "missing_update_id", "bad_message", "bad_callback_query"};
@@ -31,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Every string that came out is valid UTF-8 (the JSON parser checked it).
     for (const auto* s :
          {&u->text, &u->chat_type, &u->language, &u->callback_id, &u->callback_data})
-        fuzz::check(utf8(*s), "a parsed field is not valid UTF-8");
+        fuzz::check(fuzz::valid_utf8(*s), "a parsed field is not valid UTF-8");
     switch (u->kind) {
     case tg::update_kind::text_message:
     case tg::update_kind::other_message:
@@ -65,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const auto& m : msgs) {
             const auto& text = m["text"].get_ref<const std::string&>();
             fuzz::check(!text.empty(), "an empty message");
-            fuzz::check(utf8(text), "a rendered message is not valid UTF-8");
+            fuzz::check(fuzz::valid_utf8(text), "a rendered message is not valid UTF-8");
             auto units = adapters::http::utf16_length(text);
             fuzz::check(*mode ? units <= 2 * 4096 : units <= 4096,
                         "a rendered message over Telegram's limit");

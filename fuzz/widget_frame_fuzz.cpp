@@ -9,9 +9,6 @@ using namespace tandem;
 namespace wg = adapters::widget;
 
 namespace {
-bool utf8(const std::string& s) {
-    return bot::sanitize_utf8(s) == s;
-}
 std::size_t code_points(const std::string& s) {
     std::size_t n = 0;
     for (unsigned char c : s)
@@ -38,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto parsed = wg::parse_client_frame(raw, limits);
         if (auto* err = std::get_if<wg::frame_error>(&parsed)) {
             fuzz::check(codes.count(err->code) == 1, "a rejection without a known error code");
-            fuzz::check(!err->message.empty() && utf8(err->message),
+            fuzz::check(!err->message.empty() && fuzz::valid_utf8(err->message),
                         "an error without a readable message");
             // The error frame the client gets is a JSON object with the code.
             auto frame = nlohmann::json::parse(wg::error_frame(err->code, err->message).dump());
@@ -59,7 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             fuzz::check(f.text.empty() != f.option_id.empty(),
                         "a message with both or neither text and option");
             if (!f.text.empty()) {
-                fuzz::check(utf8(f.text), "text is not valid UTF-8");
+                fuzz::check(fuzz::valid_utf8(f.text), "text is not valid UTF-8");
                 fuzz::check(code_points(f.text) <= limits.max_text_chars, "text over the limit");
                 auto first = static_cast<unsigned char>(f.text.front());
                 auto last = static_cast<unsigned char>(f.text.back());

@@ -7,6 +7,7 @@
 #include "bot/conversation_state.hpp"
 #include "bot/turn_processor.hpp"
 #include "tests/adapters/test_support.hpp"
+#include "tests/app/serve_support.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/process.hpp"
 
@@ -68,28 +69,6 @@ struct fault_folder {
     std::string db() const { return path("data/tandem.sqlite").string(); }
 };
 
-std::uint16_t port_in_log(const child_process& p) {
-    std::istringstream in(p.log());
-    std::string line;
-    while (std::getline(in, line)) {
-        auto j = json::parse(line, nullptr, false);
-        if (j.is_object() && j.value("event", "") == "http.listening")
-            return j.value("port", std::uint16_t{0});
-    }
-    return 0;
-}
-
-std::size_t events_in_log(const child_process& p, const std::string& event) {
-    std::istringstream in(p.log());
-    std::string line;
-    std::size_t n = 0;
-    while (std::getline(in, line)) {
-        auto j = json::parse(line, nullptr, false);
-        n += j.is_object() && j.value("event", "") == event;
-    }
-    return n;
-}
-
 std::unique_ptr<child_process> start(const fault_folder& f, const std::string& api_base,
                                      const std::string& log) {
     std::vector<std::string> argv{tandem_bin(), "serve",    "--config",
@@ -100,23 +79,6 @@ std::unique_ptr<child_process> start(const fault_folder& f, const std::string& a
     std::vector<std::string> unset{"DISCORD_PUBLIC_KEY", "DISCORD_APPLICATION_ID",
                                    "DISCORD_BOT_TOKEN", "DISCORD_API_BASE"};
     return std::make_unique<child_process>(argv, env, unset, f.path(log).string());
-}
-
-awaitable<std::uint16_t> listening(const child_process& p) {
-    bool up = co_await eventually([&p] { return port_in_log(p) != 0; }, 30s);
-    REQUIRE(up);
-    co_return port_in_log(p);
-}
-
-awaitable<std::optional<int>> exited(child_process& p, std::chrono::milliseconds limit) {
-    std::optional<int> code;
-    co_await eventually(
-        [&] {
-            code = p.wait_exit(0ms);
-            return code.has_value();
-        },
-        limit);
-    co_return code;
 }
 
 std::string update_json(std::int64_t chat, std::int64_t id, const std::string& text) {
@@ -131,10 +93,6 @@ http::header_list secret_header() {
     http::header_list h;
     h.emplace_back("X-Telegram-Bot-Api-Secret-Token", secret);
     return h;
-}
-
-std::string url(std::uint16_t port, const std::string& path) {
-    return "http://127.0.0.1:" + std::to_string(port) + path;
 }
 
 // What a conversation says, turn by turn.
@@ -291,7 +249,7 @@ TEST_CASE("faults: kill -9 under load, restart, redeliver: nothing lost, nothing
             for (std::size_t cycle = 0; cycle <= kills; ++cycle) {
                 bool last_cycle = cycle == kills;
                 auto serve = start(folder, api.base(), "serve-" + std::to_string(cycle) + ".log");
-                auto port = co_await listening(*serve);
+                auto port = co_await serve::wait_listening(*serve);
                 std::size_t acked_now = 0;
                 // Kill somewhere in this cycle's share of the work.
                 std::size_t share = chats * turns / (kills + 1);
@@ -311,7 +269,7 @@ TEST_CASE("faults: kill -9 under load, restart, redeliver: nothing lost, nothing
                                 auto body = update_json(dr.chat, dr.update_id(t),
                                                         script[t % script.size()]);
                                 auto r = co_await c.request(post_json(
-                                    url(port, "/webhooks/telegram"), body, secret_header()));
+                                    serve::url(port, "/webhooks/telegram"), body, secret_header()));
                                 dr.statuses.push_back(r.response.status);
                                 if (r.response.status == 503) { // busy: Telegram retries
                                     --t;
@@ -335,11 +293,11 @@ TEST_CASE("faults: kill -9 under load, restart, redeliver: nothing lost, nothing
                                         120s);
                     serve->signal(SIGKILL);
                     ++killed;
-                    co_await exited(*serve, 30s);
+                    co_await serve::wait_exit(*serve, 30s);
                     *stop = true;
                     co_await eventually([&] { return *running == 0; }, 60s);
-                    resumed += events_in_log(*serve, "telegram.resumed");
-                    send_failed += events_in_log(*serve, "telegram.send_failed");
+                    resumed += serve::count_events(*serve, "telegram.resumed");
+                    send_failed += serve::count_events(*serve, "telegram.send_failed");
                     continue;
                 }
                 co_await eventually([&] { return *running == 0; }, 120s);
@@ -361,18 +319,18 @@ TEST_CASE("faults: kill -9 under load, restart, redeliver: nothing lost, nothing
                 for (auto& d : drivers)
                     for (std::size_t t = 0; t < turns; ++t) {
                         auto r = co_await c.request(post_json(
-                            url(port, "/webhooks/telegram"),
+                            serve::url(port, "/webhooks/telegram"),
                             update_json(d.chat, d.update_id(t), script[t % script.size()]),
                             secret_header()));
                         CHECK(r.response.status == 200);
                     }
                 serve->signal(SIGTERM);
-                auto code = co_await exited(*serve, 30s);
+                auto code = co_await serve::wait_exit(*serve, 30s);
                 REQUIRE(code);
                 CHECK(*code == 0);
                 sends_after = api.calls_named("sendMessage").size();
-                replayed = events_in_log(*serve, "telegram.duplicate_update");
-                send_failed += events_in_log(*serve, "telegram.send_failed");
+                replayed = serve::count_events(*serve, "telegram.duplicate_update");
+                send_failed += serve::count_events(*serve, "telegram.send_failed");
             }
         },
         600s);
@@ -430,14 +388,14 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
     std::int64_t refused_id = 0, refused_chat = 0;
     std::optional<int> code;
     run_test(ioc, [&]() -> awaitable<void> {
-        auto port = co_await listening(*serve);
+        auto port = co_await serve::wait_listening(*serve);
         http::http_client c(ioc.get_executor());
         http::client_request get;
         get.method = "GET";
-        get.url = url(port, "/readyz");
+        get.url = serve::url(port, "/readyz");
         auto r0 = co_await c.request(get);
         CHECK(r0.response.status == 200);
-        auto first = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+        auto first = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                   update_json(8'000'000, 8'000'000'000, "/start"),
                                                   secret_header()));
         CHECK(first.response.status == 200);
@@ -448,7 +406,7 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
         // New conversations need new pages: before long the update log cannot be written.
         for (std::int64_t i = 1; i <= 400; ++i) {
             std::int64_t chat_id = 8'000'000 + i;
-            auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+            auto r = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                   update_json(chat_id, chat_id * 1000, "/start"),
                                                   secret_header()));
             if (r.response.status == 200) {
@@ -469,7 +427,7 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
         // must then be answered), the others are refused.
         for (std::int64_t i = 1; i <= 3; ++i) {
             std::int64_t chat_id = 8'500'000 + i;
-            auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+            auto r = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                   update_json(chat_id, chat_id * 1000, "/start"),
                                                   secret_header()));
             if (r.response.status == 503)
@@ -491,14 +449,14 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
             60s);
         // Room again: the update Telegram retries is answered, and the server is ready.
         sql(folder.db(), "DROP TABLE filler;");
-        auto again = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+        auto again = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                   update_json(refused_chat, refused_id, "/start"),
                                                   secret_header()));
         redelivered = again.response.status;
         auto r2 = co_await c.request(get);
         ready_after = r2.response.status;
         serve->signal(SIGTERM);
-        code = co_await exited(*serve, 30s);
+        code = co_await serve::wait_exit(*serve, 30s);
     });
     CHECK(ready_full == 503);
     CHECK(redelivered == 200);
@@ -514,10 +472,10 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
     CHECK(refused_while_full + accepted_while_full == 3);
     // Logged once per failing stretch (not once per refused update); a stretch ends with a
     // write that works, and a recovery line.
-    auto failed_lines = events_in_log(*serve, "telegram.store_failed");
+    auto failed_lines = serve::count_events(*serve, "telegram.store_failed");
     CHECK(failed_lines >= 1);
     CHECK(failed_lines <= 1 + accepted_while_full);
-    CHECK(events_in_log(*serve, "telegram.store_recovered") == failed_lines);
+    CHECK(serve::count_events(*serve, "telegram.store_recovered") == failed_lines);
     WARN("full store: " << accepted << " updates acknowledged, update " << refused_at
                         << " refused with 503, answered after recovery");
 }
@@ -574,7 +532,7 @@ TEST_CASE("load: thousands of conversations at once through tandem serve, every 
     run_test(
         ioc,
         [&]() -> awaitable<void> {
-            auto port = co_await listening(*serve);
+            auto port = co_await serve::wait_listening(*serve);
             auto t0 = std::chrono::steady_clock::now();
             for (std::size_t t = 0; t < turns; ++t) {
                 auto next = std::make_shared<std::size_t>(0);
@@ -592,8 +550,9 @@ TEST_CASE("load: thousands of conversations at once through tandem serve, every 
                                     update_json(chat, chat * 1000 + static_cast<std::int64_t>(t),
                                                 script[t % script.size()]);
                                 for (;;) {
-                                    auto r = co_await c.request(post_json(
-                                        url(port, "/webhooks/telegram"), body, secret_header()));
+                                    auto r = co_await c.request(
+                                        post_json(serve::url(port, "/webhooks/telegram"), body,
+                                                  secret_header()));
                                     if (r.response.status == 200)
                                         break;
                                     if (r.response.status == 503) {
@@ -622,7 +581,7 @@ TEST_CASE("load: thousands of conversations at once through tandem serve, every 
             CHECK(all);
             seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             serve->signal(SIGTERM);
-            code = co_await exited(*serve, 30s);
+            code = co_await serve::wait_exit(*serve, 30s);
         },
         600s);
     REQUIRE(code);
@@ -663,28 +622,28 @@ TEST_CASE("faults: SIGTERM drains within its grace even when the Bot API hangs, 
         ioc,
         [&]() -> awaitable<void> {
             auto serve = start(folder, api.base(), "serve-1.log");
-            auto port = co_await listening(*serve);
+            auto port = co_await serve::wait_listening(*serve);
             // The Bot API stops answering (each call hangs for a minute).
             for (std::size_t i = 0; i < chats * 2; ++i)
                 api.push({200, R"({"ok":true,"result":{}})", 60s, {}});
             http::http_client c(ioc.get_executor());
             for (std::size_t i = 0; i < chats; ++i) {
                 std::int64_t chat = 6'000'000 + static_cast<std::int64_t>(i);
-                auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+                auto r = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                       update_json(chat, chat * 1000, "/start"),
                                                       secret_header()));
                 CHECK(r.response.status == 200);
             }
             auto t0 = std::chrono::steady_clock::now();
             serve->signal(SIGTERM);
-            first_exit = co_await exited(*serve, 60s); // hang guard only
+            first_exit = co_await serve::wait_exit(*serve, 60s); // hang guard only
             drain_seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            CHECK(events_in_log(*serve, "serve.drained") == 1);
+            CHECK(serve::count_events(*serve, "serve.drained") == 1);
             // The Bot API is back; a new start answers every acknowledged update.
             api.clear_script();
             auto again = start(folder, api.base(), "serve-2.log");
-            co_await listening(*again);
+            co_await serve::wait_listening(*again);
             co_await eventually(
                 [&] {
                     std::set<std::int64_t> answered;
@@ -694,7 +653,7 @@ TEST_CASE("faults: SIGTERM drains within its grace even when the Bot API hangs, 
                 },
                 60s);
             again->signal(SIGTERM);
-            second_exit = co_await exited(*again, 30s);
+            second_exit = co_await serve::wait_exit(*again, 30s);
             std::istringstream in(again->log());
             std::string line;
             while (std::getline(in, line)) {
@@ -735,11 +694,11 @@ TEST_CASE("limits: the widget's API is limited per client address with 429, a sl
     std::vector<int> widget, telegram;
     std::string retry_after, code;
     run_test(ioc, [&]() -> awaitable<void> {
-        auto port = co_await listening(*serve);
+        auto port = co_await serve::wait_listening(*serve);
         http::http_client c(ioc.get_executor());
         for (int i = 0; i < 5; ++i) {
             auto r = co_await c.request(
-                post_json(url(port, "/widget/api"), R"({"type":"start","language":"en"})"));
+                post_json(serve::url(port, "/widget/api"), R"({"type":"start","language":"en"})"));
             widget.push_back(r.response.status);
             if (r.response.status == 429) {
                 retry_after = std::string(r.response.header("Retry-After"));
@@ -750,13 +709,13 @@ TEST_CASE("limits: the widget's API is limited per client address with 429, a sl
         }
         for (int i = 0; i < 5; ++i) {
             std::int64_t chat = 5'000'000 + i;
-            auto r = co_await c.request(post_json(url(port, "/webhooks/telegram"),
+            auto r = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                   update_json(chat, chat * 1000, "/start"),
                                                   secret_header()));
             telegram.push_back(r.response.status);
         }
         serve->signal(SIGTERM);
-        co_await exited(*serve, 30s);
+        co_await serve::wait_exit(*serve, 30s);
     });
     CHECK(widget == std::vector<int>{200, 200, 200, 429, 429});
     CHECK(code == "slow_down");
@@ -882,7 +841,7 @@ TEST_CASE("limits: widget WebSocket messages beyond the per-address limit get a 
     bool opened = false;
     std::vector<json> frames;
     run_test(ioc, [&]() -> awaitable<void> {
-        auto port = co_await listening(*serve);
+        auto port = co_await serve::wait_listening(*serve);
         ws_client ws(ioc.get_executor());
         opened = co_await ws.open(port, "/widget/socket");
         REQUIRE(opened);
@@ -900,7 +859,7 @@ TEST_CASE("limits: widget WebSocket messages beyond the per-address limit get a 
                 break;
         }
         serve->signal(SIGTERM);
-        co_await exited(*serve, 30s);
+        co_await serve::wait_exit(*serve, 30s);
     });
     bool ready = false, acked_m1 = false, slow_m3 = false;
     for (const auto& f : frames) {
@@ -949,7 +908,7 @@ TEST_CASE("load: thousands of widget WebSocket conversations held open at once, 
     run_test(
         ioc,
         [&]() -> awaitable<void> {
-            auto port = co_await listening(*serve);
+            auto port = co_await serve::wait_listening(*serve);
             auto t0 = std::chrono::steady_clock::now();
             auto done = std::make_shared<std::size_t>(0);
             for (std::size_t i = 0; i < sockets; ++i) {
@@ -1004,7 +963,7 @@ TEST_CASE("load: thousands of widget WebSocket conversations held open at once, 
             co_await eventually([&] { return *done >= sockets; }, 300s);
             seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             serve->signal(SIGTERM);
-            co_await exited(*serve, 30s);
+            co_await serve::wait_exit(*serve, 30s);
         },
         400s);
     CHECK(opened == sockets);
