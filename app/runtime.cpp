@@ -94,7 +94,8 @@ std::optional<runtime> open_runtime(const common_options& opts, bool with_servic
             rt.checkins = bot::make_memory_checkin_store();
         } else {
             auto file = rt.cfg.data_path(rt.cfg.store.file);
-            rt.store = bot::make_sqlite_store(file, rt.cfg.store.synchronous_full);
+            rt.store =
+                bot::make_sqlite_store(file, rt.cfg.store.synchronous_full, rt.cfg.store.max_bytes);
             rt.checkins = bot::make_sqlite_checkin_store(file);
         }
     } catch (const bot::store_error& e) {

@@ -46,9 +46,9 @@ void print_serve_usage(std::ostream& out) {
 }
 
 // /healthz, /readyz and /metrics.
+// not_ready: why the server should get no traffic now ("" = ready).
 void add_operational_routes(http::router& routes, std::shared_ptr<http::metrics> stats,
-                            std::shared_ptr<std::atomic<bool>> ready,
-                            std::shared_ptr<bot::conversation_store> store) {
+                            std::function<std::string()> not_ready) {
     http::route health;
     health.path = "/healthz";
     health.methods = {"GET"};
@@ -62,13 +62,11 @@ void add_operational_routes(http::router& routes, std::shared_ptr<http::metrics>
     readyz.path = "/readyz";
     readyz.methods = {"GET"};
     readyz.media_types = {};
-    readyz.handler = [ready, store](http::http_request) -> awaitable<http::http_response> {
-        if (!ready->load())
-            co_return http::text_response(503, "shutting down\n");
-        // A shared store (Redis) that cannot be reached: send traffic to another instance.
-        if (store && !store->healthy())
-            co_return http::text_response(503, "store unavailable\n");
-        co_return http::text_response(200, "ready\n");
+    readyz.handler = [not_ready](http::http_request) -> awaitable<http::http_response> {
+        auto why = not_ready();
+        if (why.empty())
+            co_return http::text_response(200, "ready\n");
+        co_return http::text_response(503, why + "\n");
     };
     routes.add(std::move(readyz));
 
@@ -265,11 +263,12 @@ int cmd_serve(args_t args) {
         std::string problem;
         dedupe = tg::make_redis_dedupe(
             bot::redis::options_from_config(rt->cfg, bot::process_env(), problem));
-        // Several instances: acknowledge an update only once its turn is done.
-        tg_cfg.ack_after_turn = true;
+        // Several instances: tg_cfg.ack_after_turn (it follows store.kind) acknowledges an
+        // update only once its turn is done; there is no local inbox to resume.
     } else if (rt->cfg.store.kind != "memory") {
         try {
-            dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file));
+            dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file), 2 * 86400,
+                                            rt->cfg.store.max_bytes);
         } catch (const bot::store_error& e) {
             std::cerr << "tandem serve: cannot open the Telegram update log: " << e.what() << "\n";
             return 1;
@@ -296,6 +295,13 @@ int cmd_serve(args_t args) {
             std::make_shared<tg::telegram_adapter>(ex, tg_cfg, *rt->service, client, stats, dedupe);
         routes->add(telegram->route());
         rt->service->set_proactive_sink(tg::telegram_adapter::channel, telegram->proactive_sink());
+        // Updates acknowledged but not answered when the last run ended (a crash, kill -9).
+        try {
+            telegram->resume();
+        } catch (const bot::store_error& e) {
+            std::cerr << "tandem serve: cannot read the Telegram update log: " << e.what() << "\n";
+            return 1;
+        }
         log_channel_on("telegram", tg_cfg.path);
     }
     std::shared_ptr<dc::discord_adapter> discord;
@@ -324,11 +330,29 @@ int cmd_serve(args_t args) {
             widget->hub()->set_backup(wg::make_redis_session_backup(
                 bot::redis::options_from_config(rt->cfg, bot::process_env(), problem)));
         }
+        if (server_cfg.per_source_per_minute > 0)
+            widget->set_source_limiter(
+                std::make_shared<http::source_limiter>(server_cfg.per_source_per_minute,
+                                                       server_cfg.per_source_burst),
+                server_cfg.trust_forwarded_for);
         widget->add_routes(*routes);
         rt->service->set_proactive_sink("widget", widget->sink());
         log_channel_on("widget", "/widget.js");
     }
-    add_operational_routes(*routes, stats, ready, rt->store);
+    // Not ready while shutting down, while a shared store (Redis) cannot be reached (send
+    // traffic to another instance), and while the store cannot be written (a full disk): the
+    // Telegram update log is the first write of every update, and it reports failures.
+    std::weak_ptr<tg::telegram_adapter> weak_telegram = telegram;
+    add_operational_routes(*routes, stats,
+                           [ready, weak_telegram, store = rt->store]() -> std::string {
+                               if (!ready->load())
+                                   return "shutting down";
+                               if (store && !store->healthy())
+                                   return "store unavailable";
+                               if (auto t = weak_telegram.lock(); t && t->recheck_store())
+                                   return "store failing";
+                               return {};
+                           });
 
     // Taken before the server listens, so no edit made after startup can go unseen.
     std::string stamp = watch ? content_stamp(rt->cfg) : std::string();

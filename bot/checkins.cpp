@@ -83,6 +83,7 @@ class sqlite_checkins final : public checkin_store {
         try {
             sqlite3_busy_timeout(db_, 5000);
             exec("PRAGMA journal_mode=WAL");
+            exec("PRAGMA secure_delete=ON"); // a cancelled check-in leaves no readable row
             exec("CREATE TABLE IF NOT EXISTS checkins (key TEXT PRIMARY KEY, channel TEXT NOT "
                  "NULL, conversation TEXT NOT NULL, user TEXT NOT NULL, dialog TEXT NOT NULL,"
                  " due_at INTEGER NOT NULL, attempts INTEGER NOT NULL)");

@@ -57,7 +57,7 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
             s.error("kind", "config.bad_value",
                     "store kind is \"sqlite\", \"memory\" or \"redis\", found \"" + st.kind + "\"");
         // Each field belongs to one kind; a field of another kind is a mistake worth naming.
-        static const char* sqlite_keys[] = {"file", "synchronous_full"};
+        static const char* sqlite_keys[] = {"file", "synchronous_full", "max_bytes"};
         static const char* redis_keys[] = {
             "host",       "port",         "unix_socket",        "database",
             "key_prefix", "password_env", "connect_timeout_ms", "command_timeout_ms",
@@ -76,6 +76,10 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
         }
         st.file = s.string_or("file", st.file);
         st.synchronous_full = s.boolean_or("synchronous_full", st.synchronous_full);
+        st.max_bytes = s.integer_or("max_bytes", st.max_bytes, 0, std::int64_t{1} << 50);
+        if (st.max_bytes > 0 && st.max_bytes < 65536)
+            s.error("max_bytes", "config.bad_value",
+                    "store max_bytes is 0 (no cap) or at least 65536");
         st.host = s.string_or("host", st.host);
         if (st.host.empty())
             s.error("host", "config.bad_value", "host cannot be empty");
@@ -114,6 +118,8 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
             s.integer_or("utc_offset_minutes", cc.utc_offset_minutes, -14 * 60, 14 * 60));
         cc.records_retention_seconds = s.integer_or(
             "records_retention_seconds", cc.records_retention_seconds, 0, 365LL * 24 * 3600);
+        cc.rate_per_minute = s.number_or("rate_per_minute", cc.rate_per_minute, 0.0, 6000.0);
+        cc.rate_burst = static_cast<int>(s.integer_or("rate_burst", cc.rate_burst, 1, 1000));
         s.finish();
     }
     if (const auto* v = r.get("core")) {

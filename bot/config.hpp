@@ -28,6 +28,7 @@ struct store_config {
     std::string kind = "sqlite";        // "sqlite", "memory" or "redis"
     std::string file = "tandem.sqlite"; // sqlite: inside data_dir
     bool synchronous_full = false;      // sqlite: fsync every commit (power-loss safe), slower
+    std::int64_t max_bytes = 0;         // sqlite: cap on the file (0 = none); beyond: as disk full
     // redis (docs/deployment.md): where the server is and how to talk to it.
     std::string host = "127.0.0.1";
     int port = 6379;
@@ -49,6 +50,11 @@ struct conversation_config {
     int quiet_start_hour = 21;  // check-ins are never sent from this hour...
     int quiet_end_hour = 9;     // ...until this one (local time; equal = no quiet hours)
     int utc_offset_minutes = 0; // local time of the deployment's users
+    // Per-conversation rate limit (a token bucket): rate_per_minute messages a minute on
+    // average, up to rate_burst at once; 0 = off. Never applied to a message showing risk
+    // or asking to forget, nor to the console. The shipped config turns it on.
+    double rate_per_minute = 0;
+    int rate_burst = 10;
 };
 
 struct core_config {

@@ -39,7 +39,12 @@ nlohmann::json to_json(const conversation_state& s) {
             {"records", records_json(s)},
             {"keep_until", s.keep_until},
             {"checkin_dialog", s.checkin_dialog},
-            {"checkin_due", s.checkin_due}};
+            {"checkin_due", s.checkin_due},
+            {"answered_ids", s.answered_ids},
+            {"rate_tokens", s.rate_tokens},
+            {"rate_at", s.rate_at},
+            {"rate_noticed", s.rate_noticed},
+            {"last_reply", s.last_reply}};
 }
 
 conversation_state state_from_json(const nlohmann::json& j) {
@@ -71,6 +76,14 @@ conversation_state state_from_json(const nlohmann::json& j) {
         s.keep_until = j.value("keep_until", std::int64_t{0});
         s.checkin_dialog = j.value("checkin_dialog", "");
         s.checkin_due = j.value("checkin_due", std::int64_t{0});
+        // Absent in states written before idempotent turns.
+        if (auto it = j.find("answered_ids"); it != j.end())
+            s.answered_ids = it->get<std::vector<std::string>>();
+        if (auto it = j.find("last_reply"); it != j.end() && it->is_object())
+            s.last_reply = *it;
+        s.rate_tokens = j.value("rate_tokens", -1.0);
+        s.rate_at = j.value("rate_at", std::int64_t{0});
+        s.rate_noticed = j.value("rate_noticed", false);
         if (auto it = j.find("records"); it != j.end())
             for (const auto& [series, list] : it->items())
                 for (const auto& e : list)

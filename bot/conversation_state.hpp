@@ -45,6 +45,17 @@ struct conversation_state {
     std::int64_t keep_until = 0; // unix seconds; 0 = only the idle expiry applies
     std::string checkin_dialog;  // a check-in the user asked for ("" = none)
     std::int64_t checkin_due = 0;
+    // Idempotent turns: the platform ids of the last few messages answered (oldest first)
+    // and the reply to the newest, committed with the turn. A message delivered again
+    // (a webhook retried, an inbox replayed after a crash) gets that reply back instead of
+    // a second turn; the next turn replaces it.
+    std::vector<std::string> answered_ids;
+    nlohmann::json last_reply; // {"texts", "options", "end"}, or null
+    static constexpr std::size_t answered_kept = 16;
+    // The per-conversation rate limit's token bucket, and whether the user was told.
+    double rate_tokens = -1; // < 0: full
+    std::int64_t rate_at = 0;
+    bool rate_noticed = false;
 
     bool idle() const { return stack.empty(); }
 };

@@ -71,8 +71,11 @@ std::shared_ptr<conversation_store> make_memory_store();
 // (and one fsync) for all of them; each save() still returns only once it is committed.
 // synchronous_full: fsync every commit (survives power loss) instead of WAL's NORMAL
 // (survives the process being killed).
+// max_bytes > 0 caps the file (SQLite's max_page_count): beyond it saves fail with
+// store_error as on a full disk.
 std::shared_ptr<conversation_store> make_sqlite_store(const std::string& path,
-                                                      bool synchronous_full = false);
+                                                      bool synchronous_full = false,
+                                                      std::int64_t max_bytes = 0);
 
 // Where a Redis server is and how to talk to it (store.kind "redis").
 struct redis_options {

@@ -485,6 +485,10 @@ class engine {
         auto j = to_json(s_);
         j.erase("seed");
         j.erase("last_variant");
+        // Kept only so a redelivered message gets the same answer; shown as what it is, not
+        // nested (an export of an export would grow without end).
+        if (!s_.last_reply.is_null())
+            j["last_reply"] = "my answer to your last message, kept until your next one";
         extra["$export"] = j.dump(2);
         std::int64_t until = in_.expiry_seconds > 0 ? s_.last_active + in_.expiry_seconds : 0;
         if (until > 0)

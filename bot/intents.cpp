@@ -3,7 +3,6 @@
 #include "bot/json_reader.hpp"
 #include "bot/normalizer.hpp"
 
-#include <re2/filtered_re2.h>
 #include <re2/re2.h>
 #include <re2/set.h>
 
@@ -11,6 +10,7 @@
 #include <array>
 #include <cctype>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <regex>
 
@@ -200,31 +200,41 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
 }
 
 // How patterns are matched together (docs/performance.md has the measurements):
-//  - Every pattern without a counted repeat goes into one RE2::Set: one DFA pass over the
-//    message finds all of them (~0.7 µs for the 522 such patterns of the shipped content).
-//  - Patterns with counted repeats ("\bwant\b[^.?!]{0,10}\bto\b") are kept out of it when
-//    there are more than a few: in a DFA each counter multiplies the states, which can then
-//    no longer be cached and are rebuilt on every byte (one Set of all 709 shipped patterns
-//    took ~190 µs per message). They go through a literal prefilter instead: RE2's
-//    FilteredRE2 finds the strings ("atoms") each pattern cannot match without; one literal
-//    RE2::Set finds the atoms in the message; only the patterns they allow are run, each
-//    alone. Patterns with no atom are matched together in a small RE2::Set.
-// The hits are exactly those of trying every pattern alone (test_classify_one_by_one): the
-// bench checks it on every message and the matcher_fuzz target on arbitrary text.
+//  - One RE2::Set holds every pattern whose counted repeats are narrow ({0,20} or less):
+//    one DFA pass over the message finds all of them.
+//  - Wide counted repeats ("\b(he|she)\b[^.?!]{0,30}\b(checks|reads)\b") cannot join it when
+//    there are more than a few: in a DFA every counter multiplies the states, which can then
+//    no longer be cached and are rebuilt on nearly every byte (one Set of all 716 shipped
+//    English patterns: ~190 µs per message). Such a pattern is cut at its top-level wide
+//    gaps into pieces it cannot match without ("\b(he|she)\b", "\b(checks|reads)\b"); the
+//    pieces (shared between patterns) join the same Set, and only a pattern whose every
+//    piece was found is run alone to confirm. A top-level alternative without a wide gap
+//    joins the Set as it is. Patterns whose form the cutter does not know are run alone on
+//    every message.
+// The hits are exactly those of trying every pattern alone (test_classify_one_by_one): a
+// piece is a factor of the pattern, so the pattern cannot match where a piece does not; a
+// confirmed pattern is matched by itself. The bench checks it on every message and the
+// matcher_fuzz target on arbitrary text.
 struct intent_matcher::set_holder {
     static constexpr std::size_t counted_in_set = 16; // up to this many stay in the Set
+    static constexpr int narrow_repeat = 20;          // counts up to this always stay in it
+    struct slot {                                     // what a Set index stands for
+        int entry = -1;                               // a pattern (or an alternative of one)
+        int piece = -1;                               // or a piece of wide patterns
+    };
+    struct wide_alt { // an alternative of a wide pattern, confirmed once all pieces are seen
+        int entry = 0;
+        int need = 0; // distinct pieces that can be missing (those matching "" cannot)
+    };
     re2::RE2::Options options;
-    std::vector<std::string> sources;         // by entry
-    std::unique_ptr<re2::RE2::Set> set;       // patterns without counted repeats
-    std::vector<int> set_entries;             // set index -> entry
-    std::shared_ptr<re2::FilteredRE2> filter; // patterns with counted repeats
-    std::vector<int> filter_entries;          // filter id -> entry (-1: a rejected pattern)
-    std::unique_ptr<re2::RE2::Set> atoms;     // the filter's atoms, as literals
-    std::unique_ptr<re2::RE2::Set> always;    // filtered patterns that have no atom
-    std::vector<int> always_entries;          // always index -> entry
-    std::vector<char> in_always;              // filter id -> 1 when in `always`
-    // By entry: compiled alone. The filter's and those with named groups at once, the
-    // rest on first use (call_once).
+    std::vector<std::string> sources; // by entry
+    std::unique_ptr<re2::RE2::Set> set;
+    std::vector<slot> slots;                  // set index -> what it stands for
+    std::vector<std::vector<int>> piece_alts; // piece -> wide alternatives needing it
+    std::vector<wide_alt> alts;               // wide alternatives
+    std::vector<int> always;                  // entries run alone on every message
+    // By entry: compiled alone. Wide patterns and those with named groups at once, the rest
+    // on first use (call_once).
     std::vector<std::shared_ptr<const re2::RE2>> singles;
     std::once_flag singles_once;
     std::vector<char> dead; // by entry: reported too broad after the Set compiled; ignored
@@ -239,12 +249,20 @@ re2::RE2::Options matcher_options() {
     return o;
 }
 
-// Atoms shorter than this do not filter (too common); such a pattern is always a candidate.
-constexpr int min_atom_len = 3;
-
-// Whether a pattern has a counted repeat ({n}, {n,}, {n,m}) outside character classes.
-bool has_counted_repeat(std::string_view re) {
+// The widest counted repeat of a pattern ({n}: n, {n,m}: m, {n,}: unbounded), outside
+// character classes; 0 when it has none.
+int widest_counted_repeat(std::string_view re) {
+    constexpr int unbounded = 1 << 30;
+    int widest = 0;
     bool in_class = false;
+    auto number = [&](std::size_t& j) {
+        int n = 0;
+        while (j < re.size() && std::isdigit(static_cast<unsigned char>(re[j]))) {
+            n = std::min(unbounded, n * 10 + (re[j] - '0'));
+            ++j;
+        }
+        return n;
+    };
     for (std::size_t i = 0; i < re.size(); ++i) {
         char c = re[i];
         if (c == '\\') {
@@ -266,20 +284,209 @@ bool has_counted_repeat(std::string_view re) {
         }
         if (c == '{') {
             std::size_t j = i + 1;
-            while (j < re.size() && std::isdigit(static_cast<unsigned char>(re[j])))
-                ++j;
+            int low = number(j);
             if (j == i + 1)
                 continue;
+            int high = low;
             if (j < re.size() && re[j] == ',') {
-                ++j;
-                while (j < re.size() && std::isdigit(static_cast<unsigned char>(re[j])))
-                    ++j;
+                std::size_t k = ++j;
+                high = number(j);
+                if (j == k)
+                    high = unbounded;
             }
             if (j < re.size() && re[j] == '}')
-                return true;
+                widest = std::max(widest, high);
         }
     }
-    return false;
+    return widest;
+}
+
+// --- cutting a pattern at its wide gaps ------------------------------------------------
+// A small reader of RE2 syntax: enough to find the top-level items (atom + quantifier) of
+// a pattern. Whatever it is not sure about makes it give up (npos), and the pattern is then
+// simply run alone on every message.
+constexpr std::size_t npos = std::string_view::npos;
+
+// Length of a counted repeat {n}, {n,}, {n,m} at re[i], or 0; its upper bound in `high`.
+std::size_t repeat_len(std::string_view re, std::size_t i, int& high) {
+    if (i >= re.size() || re[i] != '{')
+        return 0;
+    std::size_t j = i + 1;
+    auto digits = [&] {
+        std::size_t k = j;
+        while (j < re.size() && std::isdigit(static_cast<unsigned char>(re[j])))
+            ++j;
+        return j - k;
+    };
+    if (digits() == 0)
+        return 0;
+    if (j < re.size() && re[j] == ',') {
+        ++j;
+        digits();
+    }
+    if (j >= re.size() || re[j] != '}')
+        return 0;
+    high = widest_counted_repeat(re.substr(i, j + 1 - i));
+    return j + 1 - i;
+}
+
+std::size_t escape_end(std::string_view re, std::size_t i) {
+    if (i + 1 >= re.size())
+        return npos;
+    char c = re[i + 1];
+    if (c == 'Q' || c == 'E')
+        return npos;
+    if ((c == 'p' || c == 'P' || c == 'x') && i + 2 < re.size() && re[i + 2] == '{') {
+        auto k = re.find('}', i + 3);
+        return k == npos ? npos : k + 1;
+    }
+    if (c == 'p' || c == 'P')
+        return i + 3 <= re.size() ? i + 3 : npos;
+    if (c == 'x')
+        return i + 4 <= re.size() ? i + 4 : npos;
+    std::size_t j = i + 2;
+    while (j < re.size() && (static_cast<unsigned char>(re[j]) & 0xC0) == 0x80)
+        ++j;
+    return j;
+}
+
+std::size_t class_end(std::string_view re, std::size_t i) {
+    std::size_t j = i + 1;
+    if (j < re.size() && re[j] == '^')
+        ++j;
+    if (j < re.size() && re[j] == ']')
+        ++j;
+    while (j < re.size()) {
+        if (re[j] == ']')
+            return j + 1;
+        if (re[j] == '\\') {
+            j = escape_end(re, j);
+            if (j == npos)
+                return npos;
+            continue;
+        }
+        if (re[j] == '[' && j + 1 < re.size() && re[j + 1] == ':') {
+            auto k = re.find(":]", j + 2);
+            if (k == npos)
+                return npos;
+            j = k + 2;
+            continue;
+        }
+        ++j;
+    }
+    return npos;
+}
+
+// End of the atom at re[i] (a group, class, escape or one character); `wide` is set when a
+// group holds a counted repeat wider than `narrow`.
+std::size_t atom_end(std::string_view re, std::size_t i, int narrow, bool& wide) {
+    char c = re[i];
+    if (c == '\\')
+        return escape_end(re, i);
+    if (c == '[')
+        return class_end(re, i);
+    if (c == '(') {
+        if (i + 1 < re.size() && re[i + 1] == '?') { // (?: (?P< (?flags:...) but not (?flags)
+            std::size_t k = i + 2;
+            if (k < re.size() && re[k] != 'P' && re[k] != '<') {
+                while (k < re.size() &&
+                       (std::isalpha(static_cast<unsigned char>(re[k])) || re[k] == '-'))
+                    ++k;
+                if (k >= re.size() || re[k] != ':')
+                    return npos;
+            }
+        }
+        int depth = 0;
+        for (std::size_t j = i; j < re.size();) {
+            char d = re[j];
+            if (d == '\\') {
+                j = escape_end(re, j);
+                if (j == npos)
+                    return npos;
+                continue;
+            }
+            if (d == '[') {
+                j = class_end(re, j);
+                if (j == npos)
+                    return npos;
+                continue;
+            }
+            int high = 0;
+            if (d == '(')
+                ++depth;
+            else if (d == ')' && --depth == 0)
+                return j + 1;
+            else if (repeat_len(re, j, high) && high > narrow)
+                wide = true;
+            ++j;
+        }
+        return npos;
+    }
+    if (c == ')' || c == '*' || c == '+' || c == '?' || c == '{')
+        return npos;
+    std::size_t j = i + 1;
+    while (j < re.size() && (static_cast<unsigned char>(re[j]) & 0xC0) == 0x80)
+        ++j;
+    return j;
+}
+
+struct alternative_plan {
+    std::string whole;               // the top-level alternative itself
+    bool wide = false;               // it has a wide item; else `whole` can join the Set
+    std::vector<std::string> pieces; // when wide: the runs of items between wide ones
+};
+
+// The top-level alternatives of a pattern and, for those with wide counted repeats, the
+// pieces between them; nullopt when the pattern's form is not understood here.
+std::optional<std::vector<alternative_plan>> cut_at_wide_gaps(std::string_view re, int narrow) {
+    std::vector<alternative_plan> alts;
+    alternative_plan cur;
+    std::string run;
+    std::size_t start = 0;
+    auto close_run = [&] {
+        if (!run.empty())
+            cur.pieces.push_back(run);
+        run.clear();
+    };
+    auto close_alt = [&](std::size_t end) {
+        close_run();
+        cur.whole = std::string(re.substr(start, end - start));
+        alts.push_back(std::move(cur));
+        cur = alternative_plan{};
+    };
+    std::size_t i = 0;
+    while (i < re.size()) {
+        if (re[i] == '|') {
+            close_alt(i);
+            start = ++i;
+            continue;
+        }
+        bool wide = false;
+        std::size_t e = atom_end(re, i, narrow, wide);
+        if (e == npos || e > re.size())
+            return std::nullopt;
+        std::size_t q = e;
+        if (q < re.size()) {
+            int high = 0;
+            if (re[q] == '*' || re[q] == '+' || re[q] == '?') {
+                ++q;
+            } else if (std::size_t n = repeat_len(re, q, high)) {
+                q += n;
+                wide = wide || high > narrow;
+            }
+            if (q > e && q < re.size() && re[q] == '?')
+                ++q; // lazy
+        }
+        if (wide) {
+            cur.wide = true;
+            close_run();
+        } else {
+            run.append(re.substr(i, q - i));
+        }
+        i = q;
+    }
+    close_alt(re.size());
+    return alts;
 }
 } // namespace
 
@@ -287,22 +494,33 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     : intents_(std::move(intents)), set_(std::make_unique<set_holder>()) {
     auto& h = *set_;
     h.options = matcher_options();
+    auto wide = [](std::string_view re) {
+        return widest_counted_repeat(re) > set_holder::narrow_repeat;
+    };
     std::size_t counted = 0;
     for (const auto& d : intents_) {
         for (const auto& p : d.patterns)
-            counted += has_counted_repeat(p.source);
+            counted += wide(p.source);
         for (const auto& e : d.excludes)
-            counted += has_counted_repeat(e);
+            counted += wide(e);
     }
-    const bool split = counted > set_holder::counted_in_set;
+    // A few wide patterns can stay in the Set; more are cut at their gaps.
+    const int narrow = counted > set_holder::counted_in_set ? set_holder::narrow_repeat
+                                                            : std::numeric_limits<int>::max();
     h.set = std::make_unique<re2::RE2::Set>(h.options, re2::RE2::UNANCHORED);
-    if (split)
-        h.filter = std::make_shared<re2::FilteredRE2>(min_atom_len);
-    struct pending { // a Set pattern, checked for matching "" once the Set is compiled
-        std::size_t entry;
+    struct pending { // a pattern in the Set, checked for matching "" once the Set is compiled
+        std::size_t slot;
         std::string file, ptr;
     };
     std::vector<pending> in_set;
+    std::map<std::string, int, std::less<>> piece_ids;
+    std::vector<std::vector<int>> alt_pieces; // wide alternative -> its distinct pieces
+    auto add_to_set = [&](const std::string& src, set_holder::slot s, std::string* err) {
+        if (h.set->Add(src, err) < 0)
+            return false;
+        h.slots.push_back(s);
+        return true;
+    };
     for (std::size_t i = 0; i < intents_.size(); ++i) {
         auto& d = intents_[i];
         if (!d.id.empty()) {
@@ -314,34 +532,69 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         }
         auto add = [&](const std::string& src, int weight, const std::string& ptr,
                        intent_pattern* pat) {
+            const int entry = static_cast<int>(entries_.size());
             std::shared_ptr<const re2::RE2> single;
-            if (split && has_counted_repeat(src)) {
-                // The filter compiles it; that RE2 also serves one-by-one matching and
-                // captures (shared with the filter: no pattern is compiled twice).
-                int id = -1;
-                if (h.filter->Add(src, h.options, &id) != re2::RE2::NoError) {
-                    re2::RE2 why(src, h.options);
+            if (widest_counted_repeat(src) > narrow) {
+                // Compiled alone: it confirms the pattern, serves one-by-one matching and
+                // captures.
+                single = std::make_shared<const re2::RE2>(src, h.options);
+                if (!single->ok()) {
                     diags.add(d.file, ptr, "pattern.compile",
-                              "RE2 cannot compile this pattern: " + why.error());
+                              "RE2 cannot compile this pattern: " + single->error());
                     return;
                 }
-                h.filter_entries.push_back(-1);
-                single = std::shared_ptr<const re2::RE2>(h.filter, &h.filter->GetRE2(id));
                 if (re2::RE2::PartialMatch("", *single)) {
                     diags.add(d.file, ptr, "pattern.too_broad",
                               "the pattern matches an empty message, so it matches everything");
                     return;
                 }
-                h.filter_entries.back() = static_cast<int>(entries_.size());
+                auto plan = cut_at_wide_gaps(src, narrow);
+                bool understood = plan.has_value();
+                if (plan) {
+                    // Every alternative must join the Set, directly or by its pieces.
+                    std::size_t first_slot = h.slots.size();
+                    for (const auto& a : *plan) {
+                        if (!a.wide) {
+                            understood = understood && add_to_set(a.whole, {entry, -1}, nullptr);
+                            continue;
+                        }
+                        std::vector<int> ids;
+                        for (const auto& p : a.pieces) {
+                            auto it = piece_ids.find(p);
+                            if (it == piece_ids.end()) {
+                                int id = static_cast<int>(piece_ids.size());
+                                if (!add_to_set(p, {-1, id}, nullptr)) {
+                                    understood = false;
+                                    continue;
+                                }
+                                it = piece_ids.emplace(p, id).first;
+                            }
+                            ids.push_back(it->second);
+                        }
+                        std::sort(ids.begin(), ids.end());
+                        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+                        alt_pieces.push_back(std::move(ids));
+                        h.alts.push_back({entry, 0});
+                    }
+                    if (!understood) { // (a piece RE2 refused on its own: keep it simple)
+                        for (std::size_t s = first_slot; s < h.slots.size(); ++s)
+                            h.slots[s].entry = h.slots[s].piece < 0 ? -1 : h.slots[s].entry;
+                        while (!h.alts.empty() && h.alts.back().entry == entry) {
+                            h.alts.pop_back();
+                            alt_pieces.pop_back();
+                        }
+                    }
+                }
+                if (!understood)
+                    h.always.push_back(entry);
             } else {
                 std::string err;
-                if (h.set->Add(src, &err) < 0) {
+                if (!add_to_set(src, {entry, -1}, &err)) {
                     diags.add(d.file, ptr, "pattern.compile",
                               "RE2 cannot compile this pattern: " + err);
                     return;
                 }
-                h.set_entries.push_back(static_cast<int>(entries_.size()));
-                in_set.push_back({entries_.size(), d.file, ptr});
+                in_set.push_back({h.slots.size() - 1, d.file, ptr});
                 if (pat && src.find("(?P<") != std::string::npos) // named groups: captures
                     single = std::make_shared<const re2::RE2>(src, h.options);
             }
@@ -359,7 +612,8 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     }
 
     h.dead.assign(entries_.size(), 0);
-    if (h.set_entries.empty()) {
+    std::vector<char> trivial(piece_ids.size(), 0); // pieces that match "" (always there)
+    if (h.slots.empty()) {
         h.set.reset();
     } else if (!h.set->Compile()) {
         diags.add("intents", "", "pattern.compile",
@@ -369,48 +623,34 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         // patterns are reported and then ignored when ranking (weight 0, never excluded).
         std::vector<int> empty_hits;
         h.set->Match("", &empty_hits);
-        for (int k : empty_hits) {
-            const auto& pe = in_set[static_cast<std::size_t>(k)];
+        std::vector<char> empty(h.slots.size(), 0);
+        for (int k : empty_hits)
+            empty[static_cast<std::size_t>(k)] = 1;
+        for (const auto& pe : in_set) {
+            if (!empty[pe.slot])
+                continue;
             diags.add(pe.file, pe.ptr, "pattern.too_broad",
                       "the pattern matches an empty message, so it matches everything");
-            h.dead[static_cast<std::size_t>(h.set_entries[static_cast<std::size_t>(k)])] = 1;
-            h.set_entries[static_cast<std::size_t>(k)] = -1;
+            h.dead[static_cast<std::size_t>(h.slots[pe.slot].entry)] = 1;
+            h.slots[pe.slot].entry = -1;
         }
+        for (std::size_t k = 0; k < h.slots.size(); ++k)
+            if (empty[k] && h.slots[k].piece >= 0)
+                trivial[static_cast<std::size_t>(h.slots[k].piece)] = 1;
     }
-    if (!h.filter)
-        return;
-    if (h.filter->NumRegexps() == 0) {
-        h.filter.reset();
-        return;
+    h.piece_alts.assign(piece_ids.size(), {});
+    for (std::size_t a = 0; a < h.alts.size(); ++a) {
+        for (int p : alt_pieces[a]) {
+            if (trivial[static_cast<std::size_t>(p)])
+                continue;
+            h.piece_alts[static_cast<std::size_t>(p)].push_back(static_cast<int>(a));
+            ++h.alts[a].need;
+        }
+        if (h.alts[a].need == 0) // nothing to wait for: run it on every message
+            h.always.push_back(h.alts[a].entry);
     }
-    std::vector<std::string> atoms;
-    h.filter->Compile(&atoms);
-    if (!atoms.empty()) {
-        re2::RE2::Options literal = h.options;
-        literal.set_literal(true);
-        h.atoms = std::make_unique<re2::RE2::Set>(literal, re2::RE2::UNANCHORED);
-        for (const auto& a : atoms)
-            h.atoms->Add(a, nullptr);
-        if (!h.atoms->Compile())
-            diags.add("intents", "", "pattern.compile",
-                      "the patterns' literal prefilter is too large for RE2's memory limit");
-    }
-    std::vector<int> no_atoms, unfiltered;
-    h.filter->AllPotentials(no_atoms, &unfiltered);
-    h.in_always.assign(h.filter_entries.size(), 0);
-    for (int id : unfiltered) {
-        int e = h.filter_entries[static_cast<std::size_t>(id)];
-        if (e < 0)
-            continue;
-        if (!h.always)
-            h.always = std::make_unique<re2::RE2::Set>(h.options, re2::RE2::UNANCHORED);
-        h.always->Add(h.sources[static_cast<std::size_t>(e)], nullptr);
-        h.always_entries.push_back(e);
-        h.in_always[static_cast<std::size_t>(id)] = 1;
-    }
-    if (h.always && !h.always->Compile())
-        diags.add("intents", "", "pattern.compile",
-                  "the combined pattern set is too large for RE2's memory limit");
+    std::sort(h.always.begin(), h.always.end());
+    h.always.erase(std::unique(h.always.begin(), h.always.end()), h.always.end());
 }
 
 const std::vector<std::shared_ptr<const re2::RE2>>& intent_matcher::singles() const {
@@ -437,40 +677,49 @@ classification intent_matcher::classify(std::string_view text) const {
 classification intent_matcher::classify_normalized(std::string normalized) const {
     // Scratch lists per thread, reused: classification runs on every message and should not
     // allocate for them.
-    thread_local std::vector<int> hits, found, candidates;
+    thread_local std::vector<int> hits, found, seen_alts;
+    thread_local std::vector<int> counts; // by wide alternative: its pieces found so far
     hits.clear();
     const auto& h = *set_;
     bool failed = false;
-    auto match = [&](const re2::RE2::Set& set) {
-        re2::RE2::Set::ErrorInfo info{};
-        found.clear();
-        if (!set.Match(normalized, &found, &info) && info.kind != re2::RE2::Set::kNoError)
-            failed = true;
-    };
     if (h.set) {
-        match(*h.set);
-        for (int k : found)
-            if (int e = h.set_entries[static_cast<std::size_t>(k)]; e >= 0)
-                hits.push_back(e);
+        re2::RE2::Set::ErrorInfo info{};
+        if (!h.set->Match(normalized, &found, &info) && info.kind != re2::RE2::Set::kNoError)
+            failed = true;
     }
-    if (h.filter && !failed) {
-        found.clear();
-        if (h.atoms)
-            match(*h.atoms);
-        h.filter->AllPotentials(found, &candidates);
-        for (int id : candidates) {
-            int e = h.filter_entries[static_cast<std::size_t>(id)];
-            if (e >= 0 && !h.in_always[static_cast<std::size_t>(id)] &&
-                re2::RE2::PartialMatch(normalized, h.filter->GetRE2(id)))
-                hits.push_back(e);
+    if (!failed) {
+        if (counts.size() < h.alts.size())
+            counts.resize(h.alts.size(), 0);
+        auto confirm = [&](int entry) {
+            if (std::find(hits.begin(), hits.end(), entry) == hits.end() &&
+                re2::RE2::PartialMatch(normalized, *h.singles[static_cast<std::size_t>(entry)]))
+                hits.push_back(entry);
+        };
+        if (h.set) {
+            for (int k : found) {
+                const auto& s = h.slots[static_cast<std::size_t>(k)];
+                if (s.entry >= 0)
+                    hits.push_back(s.entry);
+                if (s.piece < 0)
+                    continue;
+                for (int a : h.piece_alts[static_cast<std::size_t>(s.piece)]) {
+                    auto& n = counts[static_cast<std::size_t>(a)];
+                    if (n++ == 0)
+                        seen_alts.push_back(a);
+                    if (n == h.alts[static_cast<std::size_t>(a)].need)
+                        confirm(h.alts[static_cast<std::size_t>(a)].entry);
+                }
+            }
+            for (int a : seen_alts)
+                counts[static_cast<std::size_t>(a)] = 0;
+            seen_alts.clear();
         }
-        if (h.always && !failed) {
-            match(*h.always);
-            for (int k : found)
-                hits.push_back(h.always_entries[static_cast<std::size_t>(k)]);
-        }
-    }
-    if (failed) {
+        for (int e : h.always)
+            confirm(e);
+        // A pattern can be hit twice (two of its alternatives); count it once.
+        std::sort(hits.begin(), hits.end());
+        hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+    } else {
         // Out of DFA memory (should not happen with our limits): fall back to the
         // one-by-one path so a message is never silently unclassified.
         hits.clear();

@@ -1,7 +1,11 @@
 #include "bot/json_reader.hpp"
 
+#include "bot/normalizer.hpp"
+
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
+#include <vector>
 
 namespace tandem::bot {
 
@@ -178,8 +182,68 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
     std::stringstream ss;
     ss << in.rdbuf();
     std::string text = ss.str();
+    // JSON lets a key appear twice in one object and keeps the last: an author who adds a
+    // second "exclude" list to an intent would silently lose the first. Found while writing
+    // content, so every content and config file is checked: each duplicate is an error with
+    // the JSON pointer of the key.
+    struct frame {
+        bool object;
+        std::unordered_set<std::string> keys;
+        std::string key;
+        std::size_t index = 0;
+    };
+    std::vector<frame> frames;
+    auto pointer_of_top = [&frames] {
+        std::string p;
+        for (std::size_t i = 0; i + 1 < frames.size(); ++i)
+            p += "/" + (frames[i].object ? pointer_token(frames[i].key)
+                                         : std::to_string(frames[i].index));
+        return p;
+    };
+    auto child_done = [&frames] {
+        if (!frames.empty() && !frames.back().object)
+            ++frames.back().index;
+    };
+    bool duplicates = false;
+    auto check = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& v) {
+        using ev_t = nlohmann::json::parse_event_t;
+        switch (ev) {
+        case ev_t::object_start:
+            frames.push_back({true, {}, {}, 0});
+            break;
+        case ev_t::array_start:
+            frames.push_back({false, {}, {}, 0});
+            break;
+        case ev_t::object_end:
+        case ev_t::array_end:
+            if (!frames.empty())
+                frames.pop_back();
+            child_done();
+            break;
+        case ev_t::key:
+            if (!frames.empty() && v.is_string()) {
+                auto k = v.get<std::string>();
+                if (!frames.back().keys.insert(k).second) {
+                    duplicates = true;
+                    diags.add(path, pointer_of_top() + "/" + pointer_token(k), "json.duplicate_key",
+                              "the key \"" + k +
+                                  "\" appears twice in this object; only the last one would "
+                                  "count, so merge them into one");
+                }
+                frames.back().key = std::move(k);
+            }
+            break;
+        case ev_t::value:
+            child_done();
+            break;
+        }
+        return true;
+    };
     try {
-        return nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
+        auto j = nlohmann::json::parse(text, check, true, /*ignore_comments=*/true);
+        if (duplicates)
+            return std::nullopt;
+        return j;
     } catch (const nlohmann::json::parse_error& e) {
         // nlohmann reports a byte offset; turn it into line:column for authors.
         std::size_t line = 1, col = 1;
@@ -193,9 +257,16 @@ std::optional<nlohmann::json> read_json_file(const std::string& path, diagnostic
         }
         std::string what = e.what();
         auto pos = what.find("parse error");
+        std::string detail = pos == std::string::npos ? what : what.substr(pos);
+        // nlohmann repeats the position ("parse error at line 1, column 5: "); ours is above.
+        if (auto c = detail.find(": ");
+            detail.rfind("parse error at line", 0) == 0 && c != std::string::npos)
+            detail = detail.substr(c + 2);
+        // Its "last read: '...'" quotes the raw bytes, which may be invalid UTF-8 (found by
+        // the bad-input table): keep the message printable.
         diags.add(path, "", "json.parse",
                   "line " + std::to_string(line) + ", column " + std::to_string(col) + ": " +
-                      (pos == std::string::npos ? what : what.substr(pos)));
+                      sanitize_utf8(detail));
         return std::nullopt;
     } catch (const nlohmann::json::exception& e) {
         // Valid syntax that nlohmann cannot hold, e.g. a number beyond double ("1e309",

@@ -18,10 +18,6 @@ struct inbound_message {
     std::string platform_message_id; // for logs and dedupe only
     std::string language;            // BCP 47 hint from the channel, may be empty
     std::int64_t timestamp = 0;      // unix seconds; 0 = now
-    // platform_message_id never repeats within the conversation except when the platform
-    // delivers the same message again: then the conversation keeps the first turn and the
-    // repeat gets that turn's reply again, not a second turn (several instances, one store).
-    bool redelivery_safe = false;
 };
 
 // A quick-reply choice the user may pick.
@@ -54,6 +50,13 @@ struct turn_result {
     std::string node;       // active node after the turn
     bool forgotten = false; // the conversation's state was deleted this turn
     bool error = false;     // the turn failed; reply holds a kind apology
+    // The message (same channel, conversation and platform_message_id) was answered before:
+    // no new turn ran. reply is that earlier reply when it was the conversation's latest,
+    // and empty when later turns followed (then it was long delivered).
+    bool replayed = false;
+    // The conversation sent more than its rate limit allows: no turn ran. reply holds the
+    // polite notice the first time in a limited stretch and nothing after that.
+    bool rate_limited = false;
 };
 
 // Renders options as numbered text lines ("1. label"), the one text fallback for

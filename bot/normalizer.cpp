@@ -1,5 +1,6 @@
 #include "bot/normalizer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -147,6 +148,21 @@ const word_table& expansion_table() {
 const word_table& apostrophe_table() {
     static const word_table t(apostrophe_only);
     return t;
+}
+
+// The most a word grows when expanded (to / from, rounded up), over both lists.
+std::size_t max_growth() {
+    static const std::size_t g = [] {
+        std::size_t m = 1;
+        for (const auto& e : expansions)
+            m = std::max(m, (e.to.size() + e.from.size() - 1) /
+                                std::max<std::size_t>(1, e.from.size()));
+        for (const auto& e : apostrophe_only)
+            m = std::max(m, (e.to.size() + e.from.size() - 1) /
+                                std::max<std::size_t>(1, e.from.size()));
+        return m;
+    }();
+    return g;
 }
 
 // Letters, digits, apostrophes and every byte of non-ASCII text form words.
@@ -340,8 +356,21 @@ std::string normalize(std::string_view raw) {
 
     // Pass 3: tokenise into words (letters, digits, apostrophes, non-ASCII) and the rest;
     // expand word tokens; collapse spaces.
-    std::string out;
-    out.reserve(q.size() + q.size() / 4 + 16);
+    // Written into a per-thread buffer through a plain pointer (no capacity checks per
+    // byte): a word grows at most max_growth() times (plus " have"), so q.size() times
+    // (max_growth + 5) bytes always suffice.
+    thread_local std::string out_scratch;
+    std::string out_big;
+    std::string& ob = q.size() <= 8192 ? out_scratch : out_big;
+    const std::size_t bound = q.size() * (max_growth() + 5) + 16;
+    if (ob.size() < bound)
+        ob.resize(bound);
+    char* const o0 = ob.data();
+    char* w = o0;
+    auto put = [&w](std::string_view v) {
+        std::memcpy(w, v.data(), v.size());
+        w += v.size();
+    };
     const auto& ex = expansion_table();
     const auto& apo = apostrophe_table();
     const char* p = q.data();
@@ -350,9 +379,9 @@ std::string normalize(std::string_view raw) {
         auto c = static_cast<unsigned char>(p[i]);
         if (!is_word_byte(c)) {
             if (c != ' ')
-                out += static_cast<char>(c);
-            else if (!out.empty() && out.back() != ' ')
-                out += ' ';
+                *w++ = static_cast<char>(c);
+            else if (w != o0 && w[-1] != ' ')
+                *w++ = ' ';
             ++i;
             continue;
         }
@@ -366,9 +395,9 @@ std::string normalize(std::string_view raw) {
         i = j;
         if (apostrophes == 0) {
             if (const auto* e = ex.find(core))
-                out += *e;
+                put(*e);
             else
-                out += core;
+                put(core);
             continue;
         }
         // Trim leading/trailing apostrophes (quotes around a word).
@@ -382,13 +411,13 @@ std::string normalize(std::string_view raw) {
         }
         if (apostrophes == 0) {
             if (const auto* e = ex.find(core))
-                out += *e;
+                put(*e);
             else
-                out += core;
+                put(core);
             continue;
         }
         if (const auto* e = apo.find(core)) {
-            out += *e;
+            put(*e);
             continue;
         }
         // The word without its apostrophes, for the table and as the default.
@@ -400,33 +429,33 @@ std::string normalize(std::string_view raw) {
                 if (ch != '\'')
                     small[k++] = ch;
             if (const auto* e = ex.find(std::string_view(small, k))) {
-                out += *e;
+                put(*e);
                 continue;
             }
         }
         auto emit_bare = [&] {
             for (char ch : core)
                 if (ch != '\'')
-                    out += ch;
+                    *w++ = ch;
         };
         if (ends_with(core, "'s")) {
             emit_bare(); // possessive: partner's -> partners
         } else if (core.size() > 3 && ends_with(core, "n't")) {
-            out += core.substr(0, core.size() - 3);
-            out += " not";
+            put(core.substr(0, core.size() - 3));
+            put(" not");
         } else if (core.size() > 3 && ends_with(core, "'ve")) {
-            out += core.substr(0, core.size() - 3);
-            out += " have";
+            put(core.substr(0, core.size() - 3));
+            put(" have");
         } else if (core.size() > 3 && ends_with(core, "'re")) {
-            out += core.substr(0, core.size() - 3);
-            out += " are";
+            put(core.substr(0, core.size() - 3));
+            put(" are");
         } else {
             emit_bare();
         }
     }
-    while (!out.empty() && out.back() == ' ')
-        out.pop_back();
-    return out;
+    while (w != o0 && w[-1] == ' ')
+        --w;
+    return std::string(o0, static_cast<std::size_t>(w - o0));
 }
 
 } // namespace tandem::bot

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
@@ -78,7 +79,7 @@ db_handle open_db(const std::string& path) {
 // leaves nothing half-applied.
 class sqlite_store final : public conversation_store {
   public:
-    sqlite_store(const std::string& path, bool full) {
+    sqlite_store(const std::string& path, bool full, std::int64_t max_bytes) {
         namespace fs = std::filesystem;
         fs::path p(path);
         std::error_code ec;
@@ -94,12 +95,23 @@ class sqlite_store final : public conversation_store {
         int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
             throw store_error("cannot open or create " + path + ": " + std::strerror(errno));
+        // A file made by something else (an older version, a copy) is made owner-only too.
+        struct stat st {};
+        if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+            ::fchmod(fd, 0600);
         ::close(fd);
         // Members are destroyed in reverse order, statements before their connections, also
         // when this constructor throws half way.
         writer_ = open_db(path);
         exec(writer_.get(), "PRAGMA journal_mode=WAL");
+        // Deleted rows ("forget me", expiry) are overwritten with zeros, not left readable
+        // in free pages of the file.
+        exec(writer_.get(), "PRAGMA secure_delete=ON");
         exec(writer_.get(), full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+        if (max_bytes > 0)
+            exec(writer_.get(), ("PRAGMA max_page_count=" +
+                                 std::to_string(std::max<std::int64_t>(1, max_bytes / 4096)))
+                                    .c_str());
         exec(writer_.get(), "CREATE TABLE IF NOT EXISTS conversations ("
                             " key TEXT PRIMARY KEY, state TEXT NOT NULL,"
                             " last_active INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1)");
@@ -225,7 +237,10 @@ class sqlite_store final : public conversation_store {
         sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE)
             fail(writer_.get(), "delete");
-        return sqlite3_changes(writer_.get()) > 0;
+        bool erased = sqlite3_changes(writer_.get()) > 0;
+        if (erased)
+            scrub_wal();
+        return erased;
     }
 
     std::size_t erase_idle_before(std::int64_t cutoff) override {
@@ -235,7 +250,10 @@ class sqlite_store final : public conversation_store {
         sqlite3_bind_int64(st, 1, cutoff);
         if (sqlite3_step(st) != SQLITE_DONE)
             fail(writer_.get(), "delete");
-        return static_cast<std::size_t>(sqlite3_changes(writer_.get()));
+        auto n = static_cast<std::size_t>(sqlite3_changes(writer_.get()));
+        if (n)
+            scrub_wal();
+        return n;
     }
 
     std::size_t size() override {
@@ -289,6 +307,15 @@ class sqlite_store final : public conversation_store {
         ++commits_;
     }
 
+    // After a delete: copy the zeroed pages into the database file and empty the WAL, whose
+    // older frames still hold the deleted rows. Best effort (a reader in the middle of a
+    // read makes it partial; the next delete or SQLite's own checkpoint finishes the job).
+    // Callers hold write_mu_.
+    void scrub_wal() {
+        sqlite3_wal_checkpoint_v2(writer_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                  nullptr);
+    }
+
     [[noreturn]] static void fail(sqlite3* db, const char* what) {
         throw store_error(std::string("conversation store ") + what +
                           " failed: " + sqlite3_errmsg(db));
@@ -309,8 +336,9 @@ class sqlite_store final : public conversation_store {
 
 } // namespace
 
-std::shared_ptr<conversation_store> make_sqlite_store(const std::string& path, bool full) {
-    return std::make_shared<sqlite_store>(path, full);
+std::shared_ptr<conversation_store> make_sqlite_store(const std::string& path, bool full,
+                                                      std::int64_t max_bytes) {
+    return std::make_shared<sqlite_store>(path, full, max_bytes);
 }
 
 } // namespace tandem::bot

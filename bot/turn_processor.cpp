@@ -7,7 +7,9 @@
 #include "bot/log.hpp"
 #include "bot/normalizer.hpp"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
 namespace tandem::bot {
 
@@ -21,38 +23,6 @@ bool is_safety_signal(const classification& r) {
 
 // How often a turn is run again when another instance saved its conversation meanwhile.
 constexpr int max_attempts = 16;
-
-// The state remembers the last redelivery-safe message and its reply, so a redelivered
-// message (the instance that took it died before acknowledging it) gets the same reply
-// instead of running a second turn.
-nlohmann::json with_last_message(nlohmann::json state, const inbound_message& msg,
-                                 const outbound_message& reply) {
-    if (!msg.redelivery_safe || msg.platform_message_id.empty())
-        return state;
-    nlohmann::json options = nlohmann::json::array();
-    for (const auto& o : reply.options)
-        options.push_back({{"id", o.id}, {"label", o.label}});
-    state["last_message"] = {{"id", msg.platform_message_id},
-                             {"texts", reply.texts},
-                             {"options", std::move(options)},
-                             {"end", reply.end}};
-    return state;
-}
-
-std::optional<turn_result> redelivered(const nlohmann::json& state, const inbound_message& msg) {
-    if (!msg.redelivery_safe || msg.platform_message_id.empty())
-        return std::nullopt;
-    auto it = state.find("last_message");
-    if (it == state.end() || !it->is_object() || it->value("id", "") != msg.platform_message_id)
-        return std::nullopt;
-    turn_result r;
-    r.intent = "redelivered";
-    r.reply.texts = it->value("texts", std::vector<std::string>{});
-    for (const auto& o : it->value("options", nlohmann::json::array()))
-        r.reply.options.push_back({o.value("id", ""), o.value("label", "")});
-    r.reply.end = it->value("end", false);
-    return r;
-}
 
 } // namespace
 
@@ -96,6 +66,78 @@ std::string apology(const content& c) {
     return "Sorry, something went wrong on my side. Please try again in a moment.";
 }
 
+nlohmann::json reply_json(const outbound_message& m) {
+    nlohmann::json options = nlohmann::json::array();
+    for (const auto& o : m.options)
+        options.push_back({{"id", o.id}, {"label", o.label}});
+    return {{"texts", m.texts}, {"options", options}, {"end", m.end}};
+}
+
+outbound_message reply_from_json(const nlohmann::json& j) {
+    outbound_message m;
+    m.texts = j.value("texts", std::vector<std::string>{});
+    if (auto it = j.find("options"); it != j.end() && it->is_array())
+        for (const auto& o : *it)
+            m.options.push_back({o.value("id", ""), o.value("label", "")});
+    m.end = j.value("end", false);
+    return m;
+}
+
+// The system dialog's line for a situation (first variant), or fallback.
+std::string system_line(const content& c, const char* node, const char* fallback) {
+    if (const auto* sys = c.dialog("system"))
+        if (const auto* n = sys->node(node))
+            if (!n->say.empty() && !n->say[0].empty())
+                return n->say[0][0];
+    return fallback;
+}
+
+// Takes one token from the conversation's bucket; false when it is empty.
+bool take_token(conversation_state& s, const conversation_config& cfg, std::int64_t now) {
+    const double burst = cfg.rate_burst;
+    if (s.rate_tokens < 0 || now < s.rate_at)
+        s.rate_tokens = burst;
+    else
+        s.rate_tokens = std::min(burst, s.rate_tokens + static_cast<double>(now - s.rate_at) *
+                                                            cfg.rate_per_minute / 60);
+    s.rate_at = now;
+    if (s.rate_tokens < 1)
+        return false;
+    s.rate_tokens -= 1;
+    return true;
+}
+
+// A message answered before: its reply again (when it was the latest), and no new turn.
+std::optional<turn_result> replay(const conversation_state& state, const std::string& id) {
+    if (id.empty())
+        return std::nullopt;
+    const auto& ids = state.answered_ids;
+    if (std::find(ids.begin(), ids.end(), id) == ids.end())
+        return std::nullopt;
+    turn_result r;
+    r.replayed = true;
+    r.intent = "replayed";
+    if (ids.back() == id && state.last_reply.is_object())
+        r.reply = reply_from_json(state.last_reply);
+    if (!state.stack.empty()) {
+        r.dialog = state.stack.back().dialog;
+        r.node = state.stack.back().node;
+    }
+    return r;
+}
+
+// Another instance sharing the store saved this conversation since this attempt loaded it
+// (nothing was written): the turn runs again on what it saved, so both turns count, one
+// after the other. Throws (the turn fails) after max_attempts.
+std::nullopt_t conflict(const inbound_message& msg, int attempt) {
+    if (attempt >= max_attempts)
+        throw store_error("the conversation kept changing under this turn (" +
+                          std::to_string(attempt) + " attempts)");
+    log::info("turn_conflict", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                                {"attempt", attempt}});
+    return std::nullopt;
+}
+
 } // namespace
 
 turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
@@ -118,11 +160,13 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
         if (auto stored = store_->load_versioned(k)) {
             version = stored->version;
             try {
-                auto doc = nlohmann::json::parse(stored->json);
-                if (auto again = redelivered(doc, msg))
-                    return again;
-                state = state_from_json(doc);
+                state = state_from_json(nlohmann::json::parse(stored->json));
                 fresh = false;
+                // Idempotent by platform message id, also when this is a second attempt after
+                // a conflict: the turn that won may have been this very message (delivered
+                // twice, to two instances).
+                if (auto r = replay(state, msg.platform_message_id))
+                    return *r;
             } catch (const std::exception& e) {
                 log::warn("state_corrupt",
                           {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
@@ -229,9 +273,49 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                     }
             }
         }
+        // The per-conversation rate limit. Someone showing risk is never limited, nor is
+        // "forget me"; the console is one person at their own terminal.
+        if (cfg_.rate_per_minute > 0 && msg.channel != "console" &&
+            !in.understood.safety.has_value() && in.understood.topic != "forget_me") {
+            if (!take_token(state, cfg_, now)) {
+                turn_result limited;
+                limited.rate_limited = true;
+                limited.intent = "rate_limited";
+                if (!state.rate_noticed)
+                    limited.reply.texts.push_back(system_line(
+                        *lc, "rate_limited",
+                        "You're writing faster than I can keep up with. Give me a minute, "
+                        "then tell me more."));
+                state.rate_noticed = true;
+                if (!msg.platform_message_id.empty()) {
+                    state.answered_ids.push_back(msg.platform_message_id);
+                    if (state.answered_ids.size() > conversation_state::answered_kept)
+                        state.answered_ids.erase(state.answered_ids.begin());
+                    state.last_reply = reply_json(limited.reply);
+                }
+                if (!store_->save_if(k, to_json(state).dump(),
+                                     std::max(now, state.keep_until - cfg_.idle_expiry_seconds),
+                                     version))
+                    return conflict(msg, attempt);
+                log::info("rate_limited",
+                          {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                           {"channel", msg.channel}});
+                return limited;
+            }
+            state.rate_noticed = false;
+        }
         std::string had_checkin = state.checkin_dialog;
         std::int64_t had_due = state.checkin_due;
+        // The rate bucket and the answered ids belong to the conversation, not to a dialog:
+        // nothing a dialog does to the state resets them.
+        auto rate_tokens = state.rate_tokens;
+        auto rate_at = state.rate_at;
+        auto answered_ids = state.answered_ids;
         auto out = step(*lc, cfg_, std::move(state), in);
+        out.state.rate_tokens = rate_tokens;
+        out.state.rate_at = rate_at;
+        out.state.rate_noticed = false;
+        out.state.answered_ids = std::move(answered_ids);
         if (checkins_) {
             if (out.forget || out.state.checkin_dialog.empty()) {
                 if (!had_checkin.empty() || out.forget)
@@ -245,23 +329,23 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                                      0});
             }
         }
+        if (!msg.platform_message_id.empty() && !out.forget) {
+            // Committed with the turn, so a redelivery after a crash finds it.
+            auto& ids = out.state.answered_ids;
+            ids.push_back(msg.platform_message_id);
+            if (ids.size() > conversation_state::answered_kept)
+                ids.erase(ids.begin(), ids.end() - conversation_state::answered_kept);
+            out.state.last_reply = reply_json(out.reply);
+        }
         if (out.forget) {
             store_->erase(k);
-        } else if (!store_->save_if(k, with_last_message(to_json(out.state), msg, out.reply).dump(),
+        } else if (!store_->save_if(k, to_json(out.state).dump(),
                                     // The store expires a conversation by its last activity; a
                                     // conversation whose user chose to keep self-ratings counts as
                                     // active until keep_until.
                                     std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds),
                                     version)) {
-            // Another instance sharing the store saved this conversation since it was loaded:
-            // run the turn again on what it saved, so both turns count, one after the other.
-            if (attempt >= max_attempts)
-                throw store_error("the conversation kept changing under this turn (" +
-                                  std::to_string(attempt) + " attempts)");
-            log::info("turn_conflict",
-                      {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
-                       {"attempt", attempt}});
-            return std::nullopt;
+            return conflict(msg, attempt);
         }
 
         result.reply = std::move(out.reply);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bot/content.hpp"
+#include "bot/normalizer.hpp"
 
 #include <unistd.h>
 
@@ -14,6 +15,11 @@
 #include <string_view>
 
 namespace tandem::fuzz {
+
+// True when s is valid UTF-8 (sanitising leaves it unchanged).
+inline bool valid_utf8(const std::string& s) {
+    return bot::sanitize_utf8(s) == s;
+}
 
 inline std::filesystem::path fixture_content() {
     return std::filesystem::path(TANDEM_TEST_DATA) / "content";

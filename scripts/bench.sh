@@ -25,14 +25,17 @@ out=build/bench
 ((quick)) && exit 0
 if ((webhook)); then
   # The Telegram webhook under wrk next to nginx (needs the HTTP server: adapters/http).
-  bash scripts/bench_webhook.sh | tee "$out/webhook.md"
+  WEBHOOK_DAT="$out/webhook.dat" bash scripts/bench_webhook.sh | tee "$out/webhook.md"
   { echo; cat "$out/webhook.md"; } >>"$out/results.md"
 fi
 
-gnuplot <<GP
-set terminal pngcairo size 900,420 font "DejaVu Sans,10"
+rows=1
+((webhook)) && [[ -s $out/webhook.dat ]] && rows=2
+{
+cat <<GP
+set terminal pngcairo size 900,$((420 * rows)) font "DejaVu Sans,10"
 set output "docs/performance-concurrency.png"
-set multiplot layout 1,2 title "tandem core through bot_service: turns/s and p99 by concurrency ($(date -u +%Y-%m-%d))"
+set multiplot layout $rows,2 title "tandem: throughput and p99 by concurrency ($(date -u +%Y-%m-%d))"
 set logscale x 2
 set xlabel "clients, one turn in flight each"
 set grid
@@ -45,8 +48,20 @@ set ylabel "p99 latency (ms)"
 set key top left
 plot "$out/concurrency.dat" using 1:3 with linespoints title "in-memory store", \
      "" using 1:5 with linespoints title "SQLite (WAL)"
-unset multiplot
 GP
+if ((rows == 2)); then
+cat <<GP
+set xlabel "wrk connections (Telegram webhook, loopback)"
+set ylabel "requests per second"
+plot "$out/webhook.dat" using 1:2 with linespoints title "nginx-light, fixed reply", \
+     "" using 1:4 with linespoints title "tandem serve (SQLite)"
+set ylabel "p99 latency (ms)"
+plot "$out/webhook.dat" using 1:3 with linespoints title "nginx-light, fixed reply", \
+     "" using 1:5 with linespoints title "tandem serve (SQLite)"
+GP
+fi
+echo "unset multiplot"
+} | gnuplot
 
 # Splice the results into docs/performance.md.
 python3 - "$out/results.md" <<'PY'
@@ -57,7 +72,7 @@ doc = open(path).read()
 stamp = "Measured " + datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC") + \
         " by `bash scripts/bench.sh`.\n\n"
 block = "<!-- bench:begin -->\n" + stamp + results.rstrip() + \
-        "\n\n![turns/s and p99 by concurrency](performance-concurrency.png)\n<!-- bench:end -->"
+        "\n\n![throughput and p99 by concurrency](performance-concurrency.png)\n<!-- bench:end -->"
 new, n = re.subn(r"<!-- bench:begin -->.*?<!-- bench:end -->", lambda m: block, doc, flags=re.S)
 if n != 1:
     sys.exit("bench.sh: docs/performance.md has no bench:begin/bench:end block")

@@ -4,11 +4,12 @@
 # with the SQLite store, the fake Bot API absorbing every reply, every request a new update
 # in one of 50 000 chats), next to nginx answering a fixed JSON reply to the same requests:
 # the practical HTTP ceiling of this machine. RUNS runs of each (default 3), alternating;
-# medians. Prints a markdown section on stdout.
-#   CONNECTIONS=64 DURATION=10s RUNS=3 bash scripts/bench_webhook.sh
+# medians, at each connection count of CONNECTIONS (the target is judged at 64). Prints a
+# markdown section on stdout; WEBHOOK_DAT=FILE also writes the figures for the plot.
+#   CONNECTIONS="16 64 128" DURATION=10s RUNS=3 bash scripts/bench_webhook.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-connections=${CONNECTIONS:-64}
+connections=${CONNECTIONS:-16 64 128}
 duration=${DURATION:-10s}
 runs=${RUNS:-3}
 build=${BUILD_DIR:-build}
@@ -61,33 +62,48 @@ print(rps, p.get("50", 0), p.get("99", 0), err)'
 }
 
 lua=bench/webhooks/telegram_update.lua
-: >"$work/nginx.txt"
-: >"$work/tandem.txt"
-for r in $(seq "$runs"); do
-  echo "bench_webhook: run $r/$runs: nginx" >&2
-  wrk -t2 -c"$connections" -d"$duration" --latency -s "$lua" \
-    "http://127.0.0.1:$port/webhooks/telegram" | parse >>"$work/nginx.txt"
-  echo "bench_webhook: run $r/$runs: tandem serve" >&2
-  CONNECTIONS=$connections DURATION=$duration THREADS=2 BUILD_DIR=$build \
-    bash bench/webhooks/telegram_load.sh >"$work/load.txt" 2>&1
-  parse <"$work/load.txt" >>"$work/tandem.txt"
-  grep -E '^tandem_' "$work/load.txt" >"$work/metrics.txt" || true
+for c in $connections; do
+  : >"$work/nginx-$c.txt"
+  : >"$work/tandem-$c.txt"
+  for r in $(seq "$runs"); do
+    echo "bench_webhook: $c connections, run $r/$runs: nginx" >&2
+    wrk -t2 -c"$c" -d"$duration" --latency -s "$lua" \
+      "http://127.0.0.1:$port/webhooks/telegram" | parse >>"$work/nginx-$c.txt"
+    echo "bench_webhook: $c connections, run $r/$runs: tandem serve" >&2
+    CONNECTIONS=$c DURATION=$duration THREADS=2 BUILD_DIR=$build \
+      bash bench/webhooks/telegram_load.sh >"$work/load.txt" 2>&1
+    parse <"$work/load.txt" >>"$work/tandem-$c.txt"
+  done
 done
 
-python3 - "$work/nginx.txt" "$work/tandem.txt" "$connections" "$duration" "$runs" <<'PY'
+python3 - "$work" "$duration" "$runs" "${WEBHOOK_DAT:-}" $connections <<'PY'
 import statistics, sys
+work, dur, runs, dat = sys.argv[1:5]
+conns = sys.argv[5:]
 def med(path):
     rows = [list(map(float, l.split())) for l in open(path) if l.strip()]
     return [statistics.median(c) for c in zip(*rows)], sum(r[3] for r in rows)
-(n_rps, n50, n99, _), n_err = med(sys.argv[1])
-(t_rps, t50, t99, _), t_err = med(sys.argv[2])
-conns, dur, runs = sys.argv[3], sys.argv[4], sys.argv[5]
-ratio = t_rps / n_rps if n_rps else 0
-ok = ratio >= 0.5 and t99 < 10
-print(f"Telegram webhook end to end, wrk -t2 -c{conns} -d{dur} on loopback (wrk, the server, the fake "
-      f"Bot API and nginx share the 2 cores), median of {runs} runs each:\n")
-print("| server | requests/s | p50 | p99 | errors | vs nginx | target | status |")
-print("|---|---|---|---|---|---|---|---|")
-print(f"| nginx-light, fixed `{{\"ok\":true}}` reply (the HTTP ceiling here) | {n_rps:,.0f} | {n50:.2f} ms | {n99:.2f} ms | {int(n_err)} | 1.00× | – | – |")
-print(f"| `tandem serve`: parse the update, whole turn, SQLite commit, reply to the fake Bot API | {t_rps:,.0f} | {t50:.2f} ms | {t99:.2f} ms | {int(t_err)} | {ratio:.2f}× | ≥0.5× nginx, p99 <10 ms | {'**pass**' if ok else '**short**'} |")
+print(f"Telegram webhook end to end, wrk -t2 -d{dur} on loopback by connection count (wrk, the "
+      f"server, the fake Bot API and nginx share the 2 cores), median of {runs} runs each; "
+      "the target is judged at 64 connections:\n")
+print("| connections | nginx-light, fixed `{\"ok\":true}` (the HTTP ceiling here): req/s, p50, p99 | "
+      "`tandem serve` (parse the update, whole turn, SQLite commit, reply to the fake Bot API): "
+      "req/s, p50, p99 | errors (nginx / tandem) | tandem vs nginx | target | status |")
+print("|---|---|---|---|---|---|---|")
+lines = []
+for c in conns:
+    (n_rps, n50, n99, _), n_err = med(f"{work}/nginx-{c}.txt")
+    (t_rps, t50, t99, _), t_err = med(f"{work}/tandem-{c}.txt")
+    ratio = t_rps / n_rps if n_rps else 0
+    judged = c == "64"
+    ok = ratio >= 0.5 and t99 < 10
+    status = ("**pass**" if ok else "**short**") if judged else "–"
+    target = "≥0.5× nginx, p99 <10 ms" if judged else "–"
+    print(f"| {c} | {n_rps:,.0f}, {n50:.2f} ms, {n99:.2f} ms | {t_rps:,.0f}, {t50:.2f} ms, "
+          f"{t99:.2f} ms | {int(n_err)} / {int(t_err)} | {ratio:.2f}× | {target} | {status} |")
+    lines.append(f"{c} {n_rps} {n99} {t_rps} {t99}\n")
+if dat:
+    with open(dat, "w") as f:
+        f.write("# connections nginx_rps nginx_p99_ms tandem_rps tandem_p99_ms\n")
+        f.writelines(lines)
 PY

@@ -9,6 +9,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps=("$@")
 ((${#steps[@]})) || steps=(asan tsan fuzz)
 jobs=$(nproc)
+# Runs a ctest preset, keeps the whole output in build-logs/, prints the summary, and on
+# failure prints the output of each failed test too (so CI shows which check failed).
+run_ctest() {
+  local log=build-logs/ctest-$1.log
+  local rc=0
+  ctest --preset "$1" -j"$jobs" --output-on-failure >"$log" 2>&1 || rc=$?
+  tail -n 15 "$log"
+  if ((rc != 0)); then
+    echo "== $1: output of the failed tests (whole log: $log)"
+    grep -n -A 40 -E "\*\*\*Failed|\(Failed\)|Exception|Timeout|SEGFAULT" "$log" | head -n 400
+    exit "$rc"
+  fi
+}
 # Builds a preset quietly; on failure shows the end of the log and stops.
 build() {
   mkdir -p build-logs
@@ -26,13 +39,13 @@ for s in "${steps[@]}"; do
       echo "== asan-ubsan: build"
       build asan-ubsan
       echo "== asan-ubsan: ctest"
-      ctest --preset asan-ubsan -j"$jobs" | tail -n 15
+      run_ctest asan-ubsan
       ;;
     tsan)
       echo "== tsan: build"
       build tsan
       echo "== tsan: ctest (concurrency tests)"
-      ctest --preset tsan -j"$jobs" | tail -n 15
+      run_ctest tsan
       ;;
     fuzz)
       echo "== fuzz"

@@ -292,6 +292,19 @@ awaitable<http_response> http_server::impl::answer(Stream& stream, beast::flat_b
         co_return error_response(404, "not_found");
     }
     label = r->label;
+    if (r->per_source) {
+        boost::system::error_code rec;
+        auto ep = beast::get_lowest_layer(stream).socket().remote_endpoint(rec);
+        auto source =
+            client_source(rec ? std::string() : ep.address().to_string(),
+                          std::string_view(hdr["X-Forwarded-For"]), cfg.trust_forwarded_for);
+        if (auto d = r->per_source->take(source); !d.allowed) {
+            close = true;
+            auto res = error_response(429, "too_many_requests");
+            res.headers.emplace_back("Retry-After", std::to_string(d.retry_after_seconds));
+            co_return res;
+        }
+    }
     if (!routes->allows(*r, method)) {
         close = true;
         auto res = error_response(405, "method_not_allowed");
@@ -386,8 +399,17 @@ awaitable<void> http_server::impl::upgrade(Stream& stream, beast::flat_buffer& b
         count(r.label, stopping ? 503 : 405);
         co_return;
     }
-    if (wr.check) {
-        if (auto refusal = wr.check(req)) {
+    std::optional<http_response> limited;
+    if (r.per_source) {
+        auto d = r.per_source->take(
+            client_source(req.remote, req.header("X-Forwarded-For"), cfg.trust_forwarded_for));
+        if (!d.allowed) {
+            limited = error_response(429, "too_many_requests");
+            limited->headers.emplace_back("Retry-After", std::to_string(d.retry_after_seconds));
+        }
+    }
+    if (limited || wr.check) {
+        if (auto refusal = limited ? limited : wr.check(req)) {
             bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(refusal->status),
                                                     11};
             res.set(bhttp::field::server, "tandem");

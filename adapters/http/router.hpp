@@ -6,6 +6,7 @@
 
 #include "adapters/http/http_message.hpp"
 #include "adapters/http/net.hpp"
+#include "adapters/http/rate_limit.hpp"
 #include "adapters/http/websocket.hpp"
 
 #include <cstddef>
@@ -31,6 +32,9 @@ struct route {
     // Set on a GET route that also accepts a WebSocket upgrade (the widget's socket); a
     // plain GET still goes to handler.
     std::shared_ptr<websocket_route> websocket;
+    // When set, each client address gets this route's share of the limiter; beyond it the
+    // server answers 429 with Retry-After (a WebSocket handshake too).
+    std::shared_ptr<source_limiter> per_source;
 };
 
 // Built once at startup, then read-only (safe to share between threads).

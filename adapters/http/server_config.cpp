@@ -30,6 +30,11 @@ server_config parse_server_config(const bot::config& cfg, const std::string& fil
         "max_connections", static_cast<std::int64_t>(out.max_connections), 1, 1'000'000));
     out.shutdown_grace = std::chrono::milliseconds(
         r.integer_or("shutdown_grace_ms", out.shutdown_grace.count(), 0, 600'000));
+    out.per_source_per_minute =
+        r.number_or("per_source_per_minute", out.per_source_per_minute, 0.0, 1'000'000.0);
+    out.per_source_burst =
+        static_cast<int>(r.integer_or("per_source_burst", out.per_source_burst, 1, 1'000'000));
+    out.trust_forwarded_for = r.boolean_or("trust_forwarded_for", out.trust_forwarded_for);
     if (auto cert = r.string("tls_cert_file"); cert && !cert->empty())
         out.tls_cert_file = cfg.resolve(*cert);
     if (auto key = r.string("tls_key_file"); key && !key->empty())

@@ -25,6 +25,12 @@ struct server_config {
     std::chrono::milliseconds shutdown_grace{5000}; // drain time on SIGINT/SIGTERM
     std::string tls_cert_file; // PEM chain; with tls_key_file enables HTTPS (root-relative)
     std::string tls_key_file;  // PEM private key
+    // Per client address on the widget's routes (pages, HTTP fallback, WebSocket handshakes
+    // and messages): per_source_per_minute on average, up to per_source_burst at once; 0 =
+    // off. Webhooks are not limited by address (their calls come from the platforms).
+    double per_source_per_minute = 120;
+    int per_source_burst = 60;
+    bool trust_forwarded_for = false; // behind a proxy: the client is X-Forwarded-For's last
 };
 
 // Parses cfg.sections["server"] (absent = defaults). Problems go to diags with file and

@@ -65,6 +65,21 @@ void log_send_failed(std::int64_t chat_id, const api_result& r) {
         {{"conversation", log_id(chat_id)}, {"status", r.status}, {"error_code", r.error_code}});
 }
 
+// The update log's name for a chat: its id as text ("" for an update of no chat).
+std::string conversation_of(std::int64_t chat_id) {
+    return chat_id ? std::to_string(chat_id) : std::string();
+}
+
+http::http_response retry_later(const char* why) {
+    auto res = http::error_response(503, why);
+    res.headers.emplace_back("Retry-After", "1");
+    return res;
+}
+
+void log_dedupe_failed(const std::string& error) {
+    bot::log::error("telegram.dedupe_failed", {{"error", error}});
+}
+
 std::optional<std::int64_t> chat_of(const std::string& id) {
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
@@ -157,9 +172,13 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
         bot::log::info("telegram.bad_update", {{"error", error}, {"bytes", req.body.size()}});
         co_return http::error_response(400, error);
     }
+    if (u->kind == update_kind::ignored) {
+        count("ignored_update");
+        co_return http::json_response(200, "{}");
+    }
     // Capacity first: an update refused here is retried by Telegram, so it must not be
     // recorded as seen.
-    if (u->kind != update_kind::ignored && !has_room(u->chat_id)) {
+    if (!has_room(u->chat_id)) {
         count("busy");
         auto res = http::error_response(503, "busy");
         res.headers.emplace_back("Retry-After", "1");
@@ -167,54 +186,70 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
     }
     if (cfg_.ack_after_turn)
         co_return co_await handle_after_turn(std::move(*u));
-    auto seen = first_time(*u);
-    if (!seen) {
-        // The update log (the shared store) cannot be reached: Telegram retries on a 503,
-        // and this update is neither answered twice nor lost (docs/deployment.md).
+    // The durable inbox: acknowledged only once recorded (with the payload, until answered).
+    update_status status = update_status::fresh;
+    try {
+        status = dedupe_->accept(u->update_id, conversation_of(u->chat_id), req.body, unix_now());
+        store_result("accept", nullptr);
+    } catch (const bot::store_error& e) {
+        // A full disk or a broken file: refuse rather than acknowledge what could be lost.
+        store_result("accept", e.what());
         auto res = http::error_response(503, "store_unavailable");
-        res.headers.emplace_back("Retry-After", "1");
+        res.headers.emplace_back("Retry-After", "5");
         co_return res;
     }
-    if (!*seen) {
+    if (status == update_status::answered ||
+        (status == update_status::pending && queued(u->update_id))) {
         count("duplicate_update");
         bot::log::info("telegram.duplicate_update", {{"update_id", u->update_id}});
         co_return http::json_response(200, "{}");
     }
-    if (u->kind == update_kind::ignored) {
-        count("ignored_update");
-        co_return http::json_response(200, "{}");
-    }
+    // Fresh, or recorded but not queued (refused as busy after recording, or redelivered
+    // before resume() ran): queue it now.
     std::int64_t chat = u->chat_id;
     job j;
     j.update = std::move(*u);
-    enqueue(chat, std::move(j));
+    if (!enqueue(chat, std::move(j))) {
+        auto res = http::error_response(503, "busy");
+        res.headers.emplace_back("Retry-After", "1");
+        co_return res;
+    }
     co_return http::json_response(200, "{}");
 }
 
-namespace {
-
-http::http_response retry_later(const char* why) {
-    auto res = http::error_response(503, why);
-    res.headers.emplace_back("Retry-After", "1");
-    return res;
+std::size_t telegram_adapter::resume() {
+    std::size_t n = 0;
+    if (cfg_.ack_after_turn)
+        return n; // no inbox: what got no 200 is redelivered by Telegram
+    for (auto& p : dedupe_->unanswered()) {
+        std::string error;
+        auto u = parse_update(p.payload, error);
+        if (!u || u->kind == update_kind::ignored) {
+            mark_answered(p.update_id); // nothing to answer
+            continue;
+        }
+        std::int64_t chat = u->chat_id;
+        job j;
+        j.update = std::move(*u);
+        if (enqueue(chat, std::move(j), /*force=*/true))
+            ++n;
+    }
+    if (n > 0)
+        count("resumed_update");
+    bot::log::info("telegram.resumed", {{"updates", n}});
+    return n;
 }
-
-void log_store_failed(const char* event, const std::string& error) {
-    bot::log::error(event, {{"error", error}});
-}
-
-} // namespace
 
 // Acknowledges only once the turn is committed and its reply sent. Whatever fails before
 // that answers 503, and Telegram delivers the update again (to this or another instance).
 awaitable<http::http_response> telegram_adapter::handle_after_turn(parsed_update u) {
-    std::string conversation = u.chat_id ? std::to_string(u.chat_id) : "";
+    std::string conversation = conversation_of(u.chat_id);
     auto claimed = update_dedupe::claim_result::repeat;
     try {
         claimed = dedupe_->claim(u.update_id, conversation, unix_now(), cfg_.claim_lease.count());
     } catch (const bot::store_error& e) {
         count("dedupe_failed");
-        log_store_failed("telegram.dedupe_failed", e.what());
+        log_dedupe_failed(e.what());
         co_return retry_later("store_unavailable");
     }
     if (claimed == update_dedupe::claim_result::repeat) {
@@ -225,15 +260,6 @@ awaitable<http::http_response> telegram_adapter::handle_after_turn(parsed_update
     if (claimed == update_dedupe::claim_result::busy) {
         count("update_in_progress"); // another instance has it (or died holding it)
         co_return retry_later("in_progress");
-    }
-    if (u.kind == update_kind::ignored) {
-        count("ignored_update");
-        try {
-            dedupe_->confirm(u.update_id, conversation, unix_now());
-        } catch (const bot::store_error& e) {
-            log_store_failed("telegram.dedupe_failed", e.what());
-        }
-        co_return http::json_response(200, "{}");
     }
     auto ex = co_await net::this_coro::executor;
     std::int64_t chat = u.chat_id;
@@ -263,15 +289,85 @@ awaitable<http::http_response> telegram_adapter::handle_after_turn(parsed_update
     co_return http::json_response(200, "{}");
 }
 
-std::optional<bool> telegram_adapter::first_time(const parsed_update& u) {
+void telegram_adapter::store_result(const char* what, const char* error) {
+    if (!error) {
+        if (store_failing_.exchange(false))
+            bot::log::info("telegram.store_recovered", {{"during", what}});
+        return;
+    }
+    count("store_failed");
+    // Logged once per failing stretch, not once per request.
+    if (!store_failing_.exchange(true))
+        bot::log::error("telegram.store_failed", {{"during", what}, {"error", error}});
+}
+
+bool telegram_adapter::recheck_store() {
+    if (!store_failing_)
+        return false;
     try {
-        return dedupe_->first_time(u.update_id, u.chat_id ? std::to_string(u.chat_id) : "",
-                                   unix_now());
+        dedupe_->probe(unix_now());
+        store_result("probe", nullptr);
+    } catch (const bot::store_error& e) {
+        store_result("probe", e.what());
+    }
+    return store_failing_;
+}
+
+void telegram_adapter::mark_answered(std::int64_t update_id) {
+    try {
+        // Success says nothing about room for new updates (it frees room), so only a
+        // failure changes the store's health here.
+        dedupe_->answered(update_id);
+    } catch (const bot::store_error& e) {
+        // The update stays "unanswered": a restart sends its reply again (at least once).
+        store_result("answered", e.what());
+    }
+}
+
+void telegram_adapter::forget_updates(std::int64_t chat_id) {
+    try {
+        dedupe_->forget(conversation_of(chat_id));
     } catch (const bot::store_error& e) {
         count("dedupe_failed");
-        bot::log::error("telegram.dedupe_failed", {{"error", e.what()}});
-        return std::nullopt;
+        bot::log::error("telegram.dedupe_forget_failed",
+                        {{"conversation", log_id(chat_id)}, {"error", e.what()}});
     }
+}
+
+// What the update log learns once a job for an update is over.
+void telegram_adapter::finish_update(const job& j, outcome result) {
+    const auto& u = j.update;
+    if (j.ack_after_turn) {
+        // Committed and sent: redeliveries are repeats from now on. Anything else: released,
+        // so the redelivery (503 now) runs it, or finds the committed turn's reply.
+        try {
+            if (result == outcome::done)
+                dedupe_->confirm(u.update_id, conversation_of(u.chat_id), unix_now());
+            else
+                dedupe_->release(u.update_id, conversation_of(u.chat_id));
+        } catch (const bot::store_error& e) {
+            // The claim lapses; a redelivery then gets the stored reply again, never a
+            // second turn (the core's turns are idempotent by update id).
+            count("dedupe_failed");
+            log_dedupe_failed(e.what());
+        }
+    } else if (result == outcome::retry && stopping_) {
+        // Shutting down mid-outage: left unanswered, so the next start sends it.
+        count("reply_deferred");
+    } else {
+        if (result != outcome::done)
+            count("reply_dropped");
+        mark_answered(u.update_id);
+    }
+    // "Forget me" leaves no trace: the log of this chat's updates goes too (an update of
+    // the chat still waiting in the inbox keeps its record until it is answered).
+    if (j.forgotten)
+        forget_updates(u.chat_id);
+}
+
+bool telegram_adapter::queued(std::int64_t update_id) const {
+    std::lock_guard lock(mu_);
+    return queued_.count(update_id) > 0;
 }
 
 bool telegram_adapter::has_room(std::int64_t chat_id) const {
@@ -279,19 +375,23 @@ bool telegram_adapter::has_room(std::int64_t chat_id) const {
     if (pending_ >= cfg_.max_pending)
         return false;
     auto it = chats_.find(chat_id);
-    return it == chats_.end() || it->second.jobs.size() < cfg_.max_queued_per_chat;
+    if (it == chats_.end())
+        return chats_.size() < cfg_.max_live_chats; // a new chat needs room for its worker
+    return it->second.jobs.size() < cfg_.max_queued_per_chat;
 }
 
-bool telegram_adapter::enqueue(std::int64_t chat, job j) {
+bool telegram_adapter::enqueue(std::int64_t chat, job j, bool force) {
     bool start = false;
     {
         std::lock_guard lock(mu_);
         auto& q = chats_[chat];
-        if (q.jobs.size() >= cfg_.max_queued_per_chat) {
+        if (!force && q.jobs.size() >= cfg_.max_queued_per_chat) {
             count("dropped_update");
             bot::log::warn("telegram.queue_full", {{"conversation", log_id(chat)}});
             return false;
         }
+        if (!j.push && !queued_.insert(j.update.update_id).second)
+            return true; // already queued (a redelivery racing its first delivery)
         q.jobs.push_back(std::move(j));
         ++pending_;
         if (!q.running)
@@ -352,76 +452,77 @@ awaitable<void> telegram_adapter::drain(std::int64_t chat_id) {
             j = std::move(q.jobs.front());
             q.jobs.pop_front();
         }
-        bool ok = false;
-        std::string failure;
-        try {
-            ok = co_await process(j, last);
-        } catch (const std::exception& e) {
-            failure = e.what(); // logged once below; the worker goes on with the next job
+        // A reply the Bot API refused for a passing reason is tried again in rounds with
+        // growing waits; the chat's later updates wait (the queues are bounded).
+        outcome result = outcome::failed;
+        for (int round = 0;; ++round) {
+            std::string failure;
+            try {
+                result = co_await process(j, last);
+            } catch (const std::exception& e) {
+                failure = e.what(); // logged once below; the worker goes on with the next job
+                result = outcome::failed;
+            }
+            if (!failure.empty()) {
+                count("update_failed");
+                bot::log::error("telegram.update_failed",
+                                {{"conversation", log_id(chat_id)}, {"error", failure}});
+            }
+            // Acknowledging after the turn, Telegram's redelivery is the next round.
+            if (result != outcome::retry || j.ack_after_turn || round >= cfg_.outage_retry_rounds ||
+                stopping_)
+                break;
+            count("send_retry_round");
+            auto wait = std::min<std::chrono::milliseconds>(
+                std::chrono::milliseconds(1000) * (std::int64_t{1} << std::min(round, 20)),
+                cfg_.outage_backoff_max);
+            net::steady_timer t(ex_, wait);
+            co_await t.async_wait(use_tuple);
         }
-        if (!failure.empty()) {
-            count("update_failed");
-            bot::log::error("telegram.update_failed",
-                            {{"conversation", log_id(chat_id)}, {"error", failure}});
-        }
-        if (!ok && j.ack_after_turn)
-            release_update(j.update);
+        if (!j.push)
+            finish_update(j, result);
         if (j.done)
-            j.done->ch.try_send(boost::system::error_code{}, ok);
+            j.done->ch.try_send(boost::system::error_code{}, result == outcome::done);
         std::lock_guard lock(mu_);
+        if (!j.push)
+            queued_.erase(j.update.update_id);
         --pending_;
     }
 }
 
-awaitable<bool> telegram_adapter::process(const job& j, time_point& last) {
+awaitable<telegram_adapter::outcome> telegram_adapter::process(job& j, time_point& last) {
     if (j.push) {
         render_settings settings;
         settings.parse_mode = cfg_.parse_mode;
-        co_return co_await send_all(j.update.chat_id,
-                                    render_reply(j.update.chat_id, *j.push, settings), last);
+        co_return co_await send_all(j, render_reply(j.update.chat_id, *j.push, settings), last);
     }
-    bool ok = co_await answer_update(j.update, j.ack_after_turn, last);
-    if (ok && j.ack_after_turn) {
-        // Committed and sent: redeliveries are repeats from now on.
-        try {
-            dedupe_->confirm(j.update.update_id,
-                             j.update.chat_id ? std::to_string(j.update.chat_id) : "", unix_now());
-        } catch (const bot::store_error& e) {
-            // The claim lapses; a redelivery then gets the stored reply again, never a
-            // second turn (inbound_message::redelivery_safe).
-            log_store_failed("telegram.dedupe_failed", e.what());
-        }
-    }
-    co_return ok;
+    co_return co_await answer_update(j, last);
 }
 
-void telegram_adapter::release_update(const parsed_update& u) {
-    try {
-        dedupe_->release(u.update_id, u.chat_id ? std::to_string(u.chat_id) : "");
-    } catch (const bot::store_error& e) {
-        log_store_failed("telegram.dedupe_failed", e.what()); // the claim lapses
-    }
-}
-
-awaitable<bool> telegram_adapter::answer_update(const parsed_update& u, bool ack_after_turn,
-                                                time_point& last) {
-    if (u.kind == update_kind::callback) {
+awaitable<telegram_adapter::outcome> telegram_adapter::answer_update(job& j, time_point& last) {
+    const parsed_update& u = j.update;
+    if (u.kind == update_kind::callback && !j.callback_answered) {
         // Every press must be answered, or the client keeps showing a spinner.
         json params = json::object();
         params["callback_query_id"] = u.callback_id;
         co_await api_.call(std::string("answerCallbackQuery"), std::move(params));
+        j.callback_answered = true;
         if (u.callback_data.empty())
-            co_return true;
+            co_return outcome::done;
     }
     if (cfg_.private_chats_only && !u.chat_type.empty() && u.chat_type != "private") {
         // In a group, answer only what speaks to the bot, so it never chatters there.
         if (u.addressed || u.kind == update_kind::callback)
-            co_return co_await send_note(u.chat_id, private_only_note, last);
+            co_return co_await send_note(j, private_only_note, last);
         count("group_ignored");
-        co_return true;
+        co_return outcome::done;
     }
     if (u.kind == update_kind::other_message)
-        co_return co_await send_note(u.chat_id, text_only_note, last);
+        co_return co_await send_note(j, text_only_note, last);
+    render_settings settings;
+    settings.parse_mode = cfg_.parse_mode;
+    if (j.reply) // another round after an outage: the turn already ran
+        co_return co_await send_all(j, render_reply(u.chat_id, *j.reply, settings), last);
     bot::inbound_message in;
     in.channel = channel;
     in.conversation_id = std::to_string(u.chat_id);
@@ -429,46 +530,47 @@ awaitable<bool> telegram_adapter::answer_update(const parsed_update& u, bool ack
     in.language = u.language;
     in.timestamp = u.date;
     in.platform_message_id = std::to_string(u.update_id);
-    in.redelivery_safe = true; // update_ids are unique per bot; a repeat is a redelivery
     if (u.kind == update_kind::callback)
         in.option_id = option_from_callback_data(u.callback_data);
     else
         in.text = core_text(u.text);
     auto t0 = clock_type::now();
+    // Idempotent by update id: when this update's turn was committed before (a crash
+    // between the commit and the send, or another round after an outage), the core
+    // hands back that turn's reply instead of running it again.
     bot::turn_result result = co_await service_.handle(std::move(in));
     double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-    if (stats_)
-        stats_->record_turn(channel, result.topic, secs, result.error);
-    log_turn(u.chat_id, result, secs);
-    if (result.error && ack_after_turn)
-        co_return false; // nothing committed: 503, and Telegram's redelivery runs it again
-    if (result.forgotten) {
-        // "Forget me" leaves no trace: the log of this chat's updates goes too.
-        try {
-            dedupe_->forget(std::to_string(u.chat_id));
-        } catch (const bot::store_error& e) {
-            count("dedupe_failed");
-            bot::log::error("telegram.dedupe_forget_failed",
-                            {{"conversation", log_id(u.chat_id)}, {"error", e.what()}});
-        }
+    if (result.replayed) {
+        count("replayed_turn");
+    } else {
+        if (stats_)
+            stats_->record_turn(channel, result.topic, secs, result.error);
+        log_turn(u.chat_id, result, secs);
     }
-    render_settings settings;
-    settings.parse_mode = cfg_.parse_mode;
-    co_return co_await send_all(u.chat_id, render_reply(u.chat_id, result.reply, settings), last);
+    if (result.error && j.ack_after_turn)
+        co_return outcome::failed; // nothing committed: 503, and the redelivery runs it again
+    j.forgotten = result.forgotten;
+    if (result.reply.texts.empty() && result.reply.options.empty())
+        co_return outcome::done; // answered long ago (later turns followed)
+    j.reply = std::move(result.reply);
+    co_return co_await send_all(j, render_reply(u.chat_id, *j.reply, settings), last);
 }
 
-awaitable<bool> telegram_adapter::send_note(std::int64_t chat_id, std::string text,
-                                            time_point& last) {
+awaitable<telegram_adapter::outcome> telegram_adapter::send_note(job& j, std::string text,
+                                                                 time_point& last) {
     bot::outbound_message note;
     note.texts.push_back(std::move(text));
     render_settings settings;
     settings.parse_mode = cfg_.parse_mode;
-    co_return co_await send_all(chat_id, render_reply(chat_id, note, settings), last);
+    co_return co_await send_all(j, render_reply(j.update.chat_id, note, settings), last);
 }
 
-awaitable<bool> telegram_adapter::send_all(std::int64_t chat_id, std::vector<json> messages,
-                                           time_point& last) {
-    for (auto& m : messages) {
+awaitable<telegram_adapter::outcome> telegram_adapter::send_all(job& j, std::vector<json> messages,
+                                                                time_point& last) {
+    const std::int64_t chat_id = j.update.chat_id;
+    // Parts sent in an earlier round are not sent again.
+    for (std::size_t i = j.sent; i < messages.size(); ++i) {
+        auto& m = messages[i];
         // Telegram asks for at most about one message per second per chat.
         auto next = last + cfg_.per_chat_interval;
         if (next > clock_type::now()) {
@@ -480,10 +582,14 @@ awaitable<bool> telegram_adapter::send_all(std::int64_t chat_id, std::vector<jso
         if (!r.ok) {
             count("send_failed");
             log_send_failed(chat_id, r);
-            co_return false; // later parts would read out of context without the failed one
+            // Later parts would read out of context without the failed one. No answer, 429
+            // and 5xx pass; anything else (the user blocked the bot, a bad request) will not.
+            bool passing = r.status == 0 || r.status == 429 || r.status >= 500;
+            co_return passing ? outcome::retry : outcome::failed;
         }
+        ++j.sent;
     }
-    co_return true;
+    co_return outcome::done;
 }
 
 } // namespace tandem::adapters::telegram

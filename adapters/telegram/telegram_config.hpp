@@ -27,13 +27,23 @@ struct telegram_config {
     std::chrono::milliseconds max_retry_wait{60000}; // longer retry_after hints give up
     std::size_t max_queued_per_chat = 20; // updates waiting per chat; more get 503 (retried)
     std::size_t max_pending = 10000;      // updates waiting in all; more get 503 (retried)
-    std::string parse_mode;               // "" = plain text (default) or "MarkdownV2"
-    bool private_chats_only = true;       // groups get a short pointer to a private chat
+    // Chats with work in memory (a queue and its worker); a new chat beyond this gets 503
+    // (Telegram retries later) while chats already in progress keep going.
+    std::size_t max_live_chats = 5000;
+    // A reply the Bot API refused for a passing reason (no answer, 429, 5xx) after
+    // max_attempts is tried again this many more rounds, waiting 1 s, 2 s, 4 s... (at most
+    // outage_backoff_max) between rounds, before it is given up. The chat's later updates
+    // wait meanwhile (bounded by max_queued_per_chat and max_pending).
+    int outage_retry_rounds = 8;
+    std::chrono::milliseconds outage_backoff_max{30000};
+    std::string parse_mode;         // "" = plain text (default) or "MarkdownV2"
+    bool private_chats_only = true; // groups get a short pointer to a private chat
     std::vector<std::string> allowed_updates{"message", "callback_query"};
-    // Several instances on one shared store (store.kind "redis"; `tandem serve` sets these,
-    // docs/deployment.md): an update is acknowledged only once its turn is committed and
-    // its reply sent, so an instance that dies mid-turn loses nothing (Telegram redelivers
-    // what got no 200). A claim on an update lapses after claim_lease.
+    // Several instances on one shared store (store.kind "redis", docs/deployment.md): an
+    // update is acknowledged only once its turn is committed and its reply sent, so an
+    // instance that dies mid-turn loses nothing (Telegram redelivers what got no 200); no
+    // local inbox. Follows store.kind (the config may only repeat it). A claim on an update
+    // lapses after claim_lease.
     bool ack_after_turn = false;
     std::chrono::seconds claim_lease{60};
 

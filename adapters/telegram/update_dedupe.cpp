@@ -1,13 +1,14 @@
 #include "adapters/telegram/update_dedupe.hpp"
 
 #include "bot/conversation_store.hpp"
+#include "bot/redis_client.hpp"
 
 #include <sqlite3.h>
 
-#include "bot/redis_client.hpp"
+#include <algorithm>
 #include <deque>
+#include <map>
 #include <mutex>
-
 #include <unordered_map>
 
 namespace tandem::adapters::telegram {
@@ -18,27 +19,44 @@ class memory_dedupe final : public update_dedupe {
   public:
     explicit memory_dedupe(std::size_t window) : window_(window == 0 ? 1 : window) {}
 
-    bool first_time(std::int64_t update_id, const std::string& conversation,
-                    std::int64_t) override {
+    update_status accept(std::int64_t update_id, const std::string& conversation,
+                         std::string_view payload, std::int64_t) override {
         std::lock_guard lock(mu_);
-        if (!seen_.emplace(update_id, conversation).second)
-            return false;
+        if (seen_.count(update_id))
+            return unanswered_.count(update_id) ? update_status::pending : update_status::answered;
+        seen_.emplace(update_id, conversation);
+        unanswered_[update_id] = std::string(payload);
         order_.push_back(update_id);
         while (order_.size() > window_) {
             seen_.erase(order_.front());
+            unanswered_.erase(order_.front());
             order_.pop_front();
         }
-        return true;
+        return update_status::fresh;
+    }
+    void answered(std::int64_t update_id) override {
+        std::lock_guard lock(mu_);
+        unanswered_.erase(update_id);
+    }
+    std::vector<pending_update> unanswered() override {
+        std::lock_guard lock(mu_);
+        std::vector<pending_update> out;
+        for (const auto& [id, payload] : unanswered_)
+            out.push_back({id, payload});
+        return out;
     }
     void release(std::int64_t update_id, const std::string&) override {
         std::lock_guard lock(mu_);
+        unanswered_.erase(update_id);
         if (seen_.erase(update_id))
             std::erase(order_, update_id);
     }
     std::size_t forget(const std::string& conversation) override {
         std::lock_guard lock(mu_);
         std::size_t before = seen_.size();
-        std::erase_if(seen_, [&](const auto& kv) { return kv.second == conversation; });
+        std::erase_if(seen_, [&](const auto& kv) {
+            return kv.second == conversation && !unanswered_.count(kv.first);
+        });
         std::erase_if(order_, [&](std::int64_t id) { return !seen_.count(id); });
         return before - seen_.size();
     }
@@ -51,12 +69,14 @@ class memory_dedupe final : public update_dedupe {
     std::size_t window_;
     std::mutex mu_;
     std::unordered_map<std::int64_t, std::string> seen_; // update id -> conversation
+    std::map<std::int64_t, std::string> unanswered_;     // update id -> payload
     std::deque<std::int64_t> order_;
 };
 
 class sqlite_dedupe final : public update_dedupe {
   public:
-    sqlite_dedupe(const std::string& path, std::int64_t retention) : retention_(retention) {
+    sqlite_dedupe(const std::string& path, std::int64_t retention, std::int64_t max_bytes)
+        : retention_(retention) {
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                             nullptr) != SQLITE_OK) {
             std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -67,24 +87,36 @@ class sqlite_dedupe final : public update_dedupe {
             sqlite3_busy_timeout(db_, 2000);
             exec("PRAGMA journal_mode=WAL");
             exec("PRAGMA synchronous=NORMAL");
+            if (max_bytes > 0) {
+                // A quota, and the way the tests make a disk "full".
+                std::int64_t pages = std::max<std::int64_t>(1, max_bytes / 4096);
+                exec(("PRAGMA max_page_count=" + std::to_string(pages)).c_str());
+            }
             exec("CREATE TABLE IF NOT EXISTS telegram_updates (update_id INTEGER PRIMARY KEY,"
-                 " seen_at INTEGER NOT NULL, conversation TEXT NOT NULL DEFAULT '')");
-            // Logs from before records knew their conversation get the column.
-            sqlite3_stmt* probe = nullptr;
-            int rc = sqlite3_prepare_v2(db_, "SELECT conversation FROM telegram_updates LIMIT 0",
-                                        -1, &probe, nullptr);
-            sqlite3_finalize(probe);
-            if (rc != SQLITE_OK)
+                 " seen_at INTEGER NOT NULL, payload TEXT, conversation TEXT NOT NULL DEFAULT"
+                 " '')");
+            // Older files: from before the inbox, from before records knew their conversation.
+            if (!has_column("payload"))
+                exec("ALTER TABLE telegram_updates ADD COLUMN payload TEXT");
+            if (!has_column("conversation"))
                 exec("ALTER TABLE telegram_updates ADD COLUMN conversation TEXT NOT NULL "
                      "DEFAULT ''");
             exec("CREATE INDEX IF NOT EXISTS telegram_updates_conversation ON "
                  "telegram_updates(conversation)");
+            // A NULL payload means answered (rows from older files were all answered).
             insert_ = prepare("INSERT OR IGNORE INTO telegram_updates (update_id, seen_at,"
-                              " conversation) VALUES (?1, ?2, ?3)");
-            forget_ = prepare("DELETE FROM telegram_updates WHERE conversation = ?1");
-            release_ = prepare("DELETE FROM telegram_updates WHERE update_id = ?1");
+                              " payload, conversation) VALUES (?1, ?2, ?3, ?4)");
+            status_ = prepare("SELECT payload IS NULL FROM telegram_updates WHERE update_id = ?1");
+            answer_ = prepare("UPDATE telegram_updates SET payload = NULL WHERE update_id = ?1");
+            unanswered_ = prepare("SELECT update_id, payload FROM telegram_updates WHERE payload"
+                                  " IS NOT NULL ORDER BY update_id");
             prune_ = prepare("DELETE FROM telegram_updates WHERE seen_at < ?1");
             count_ = prepare("SELECT COUNT(*) FROM telegram_updates");
+            // An update still waiting for its answer keeps its record (and payload) until
+            // it is answered: forgetting must not lose an acknowledged update.
+            forget_ = prepare("DELETE FROM telegram_updates WHERE conversation = ?1 AND payload"
+                              " IS NULL");
+            release_ = prepare("DELETE FROM telegram_updates WHERE update_id = ?1");
         } catch (...) {
             close();
             throw;
@@ -92,8 +124,8 @@ class sqlite_dedupe final : public update_dedupe {
     }
     ~sqlite_dedupe() override { close(); }
 
-    bool first_time(std::int64_t update_id, const std::string& conversation,
-                    std::int64_t now) override {
+    update_status accept(std::int64_t update_id, const std::string& conversation,
+                         std::string_view payload, std::int64_t now) override {
         std::lock_guard lock(mu_);
         // Pruning now and then keeps the table at roughly two days of updates.
         if (++since_prune_ >= 256) {
@@ -103,10 +135,42 @@ class sqlite_dedupe final : public update_dedupe {
         }
         sqlite3_bind_int64(insert_, 1, update_id);
         sqlite3_bind_int64(insert_, 2, now);
-        sqlite3_bind_text(insert_, 3, conversation.data(), static_cast<int>(conversation.size()),
+        if (payload.empty())
+            sqlite3_bind_null(insert_, 3);
+        else
+            sqlite3_bind_text(insert_, 3, payload.data(), static_cast<int>(payload.size()),
+                              SQLITE_TRANSIENT);
+        sqlite3_bind_text(insert_, 4, conversation.data(), static_cast<int>(conversation.size()),
                           SQLITE_TRANSIENT);
         step_done(insert_);
-        return sqlite3_changes(db_) == 1;
+        if (sqlite3_changes(db_) == 1)
+            return update_status::fresh;
+        sqlite3_bind_int64(status_, 1, update_id);
+        int rc = sqlite3_step(status_);
+        bool done = rc == SQLITE_ROW && sqlite3_column_int(status_, 0) != 0;
+        sqlite3_reset(status_);
+        sqlite3_clear_bindings(status_);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            throw bot::store_error(std::string("telegram update log: ") + sqlite3_errmsg(db_));
+        return done || rc == SQLITE_DONE ? update_status::answered : update_status::pending;
+    }
+
+    void answered(std::int64_t update_id) override {
+        std::lock_guard lock(mu_);
+        sqlite3_bind_int64(answer_, 1, update_id);
+        step_done(answer_);
+    }
+
+    void probe(std::int64_t now) override {
+        std::lock_guard lock(mu_);
+        // Committed (so a full disk shows in the WAL too), and leaves nothing behind; 8 KB, so
+        // it needs pages of its own: room for it is room for several updates.
+        exec(("BEGIN IMMEDIATE; INSERT INTO telegram_updates (update_id, seen_at, payload) "
+              "VALUES (-9223372036854775807, " +
+              std::to_string(now) +
+              ", hex(randomblob(4096))); DELETE FROM telegram_updates WHERE update_id = "
+              "-9223372036854775807; COMMIT;")
+                 .c_str());
     }
 
     void release(std::int64_t update_id, const std::string&) override {
@@ -123,6 +187,24 @@ class sqlite_dedupe final : public update_dedupe {
         return static_cast<std::size_t>(sqlite3_changes(db_));
     }
 
+    std::vector<pending_update> unanswered() override {
+        std::lock_guard lock(mu_);
+        std::vector<pending_update> out;
+        int rc = 0;
+        while ((rc = sqlite3_step(unanswered_)) == SQLITE_ROW) {
+            pending_update p;
+            p.update_id = sqlite3_column_int64(unanswered_, 0);
+            if (const auto* t = sqlite3_column_text(unanswered_, 1))
+                p.payload.assign(reinterpret_cast<const char*>(t),
+                                 static_cast<std::size_t>(sqlite3_column_bytes(unanswered_, 1)));
+            out.push_back(std::move(p));
+        }
+        sqlite3_reset(unanswered_);
+        if (rc != SQLITE_DONE)
+            throw bot::store_error(std::string("telegram update log: ") + sqlite3_errmsg(db_));
+        return out;
+    }
+
     std::size_t size() override {
         std::lock_guard lock(mu_);
         std::size_t n = 0;
@@ -134,7 +216,7 @@ class sqlite_dedupe final : public update_dedupe {
 
   private:
     void close() {
-        for (auto* s : {insert_, prune_, count_, forget_, release_})
+        for (auto* s : {insert_, status_, answer_, unanswered_, prune_, count_, forget_, release_})
             sqlite3_finalize(s); // null is a no-op
         sqlite3_close(db_);
         db_ = nullptr;
@@ -144,6 +226,8 @@ class sqlite_dedupe final : public update_dedupe {
         if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
             std::string msg = err ? err : sqlite3_errmsg(db_);
             sqlite3_free(err);
+            if (!sqlite3_get_autocommit(db_))
+                sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
             throw bot::store_error("telegram update log: " + msg);
         }
     }
@@ -164,7 +248,20 @@ class sqlite_dedupe final : public update_dedupe {
     std::int64_t retention_;
     std::mutex mu_;
     sqlite3* db_ = nullptr;
+    bool has_column(const char* column) {
+        auto* s = prepare("PRAGMA table_info(telegram_updates)");
+        bool found = false;
+        while (sqlite3_step(s) == SQLITE_ROW)
+            if (const auto* name = sqlite3_column_text(s, 1))
+                found = found || std::string(reinterpret_cast<const char*>(name)) == column;
+        sqlite3_finalize(s);
+        return found;
+    }
+
     sqlite3_stmt* insert_ = nullptr;
+    sqlite3_stmt* status_ = nullptr;
+    sqlite3_stmt* answer_ = nullptr;
+    sqlite3_stmt* unanswered_ = nullptr;
     sqlite3_stmt* prune_ = nullptr;
     sqlite3_stmt* count_ = nullptr;
     sqlite3_stmt* forget_ = nullptr;
@@ -213,6 +310,20 @@ redis.call('DEL', KEYS[1])
 return n
 )lua";
 
+// KEYS: the update's key, the conversation's set. ARGV: conversation, retention, update id.
+// 1: recorded now (pending), 0: answered already, 2: pending (or claimed).
+constexpr const char* accept_script = R"lua(
+local cur = redis.call('GET', KEYS[1])
+if cur == 'd' then return 0 end
+if cur then return 2 end
+redis.call('SET', KEYS[1], 'p', 'EX', ARGV[2])
+if ARGV[1] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+)lua";
+
 class redis_dedupe final : public update_dedupe {
   public:
     redis_dedupe(const bot::redis_options& o, std::int64_t retention)
@@ -227,6 +338,27 @@ class redis_dedupe final : public update_dedupe {
                         {conversation, std::to_string(retention_), id}, false)
                    .integer == 1;
     }
+
+    update_status accept(std::int64_t update_id, const std::string& conversation, std::string_view,
+                         std::int64_t) override {
+        auto id = std::to_string(update_id);
+        // Not retried on a broken connection: had it run, a retry would call it pending.
+        auto r = db_.eval(accept_script, {updates_ + id, chats_ + conversation},
+                          {conversation, std::to_string(retention_), id}, false)
+                     .integer;
+        return r == 1   ? update_status::fresh
+               : r == 0 ? update_status::answered
+                        : update_status::pending;
+    }
+
+    void answered(std::int64_t update_id) override {
+        db_.command({"SET", updates_ + std::to_string(update_id), "d", "XX", "EX",
+                     std::to_string(retention_)},
+                    true);
+    }
+
+    // No payloads in Redis: nothing to resume (docs/deployment.md).
+    std::vector<pending_update> unanswered() override { return {}; }
 
     claim_result claim(std::int64_t update_id, const std::string& conversation, std::int64_t,
                        std::int64_t lease) override {
@@ -293,13 +425,10 @@ std::shared_ptr<update_dedupe> make_memory_dedupe(std::size_t window) {
 }
 
 std::shared_ptr<update_dedupe> make_sqlite_dedupe(const std::string& path,
-                                                  std::int64_t retention_seconds) {
-    return std::make_shared<sqlite_dedupe>(path, retention_seconds);
+                                                  std::int64_t retention_seconds,
+                                                  std::int64_t max_bytes) {
+    return std::make_shared<sqlite_dedupe>(path, retention_seconds, max_bytes);
 }
-
-} // namespace tandem::adapters::telegram
-
-namespace tandem::adapters::telegram {
 
 std::shared_ptr<update_dedupe> make_redis_dedupe(const bot::redis_options& options,
                                                  std::int64_t retention_seconds) {

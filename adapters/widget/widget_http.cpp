@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <variant>
 
@@ -60,12 +61,46 @@ bool origin_allowed(const widget_config& cfg, std::string_view origin, std::stri
     return false;
 }
 
+namespace {
+
+struct refusal {
+    std::string client_msg_id;
+    int retry_after_seconds = 1;
+};
+
+// The per-address limit counts the frames that cost tandem something: a new session or a
+// message (a turn). Pings, polls, resumes and malformed frames (refused by the protocol
+// anyway) pass. Returns why a frame is refused, or nothing.
+std::optional<refusal> over_limit(http::source_limiter* limiter, const std::string& source,
+                                  std::string_view raw) {
+    if (!limiter)
+        return std::nullopt;
+    auto j = nlohmann::json::parse(raw, nullptr, false);
+    if (!j.is_object())
+        return std::nullopt;
+    auto type = j.find("type");
+    if (type == j.end() || !type->is_string() || (*type != "message" && *type != "start"))
+        return std::nullopt;
+    auto d = limiter->take(source);
+    if (d.allowed)
+        return std::nullopt;
+    refusal r;
+    r.retry_after_seconds = d.retry_after_seconds;
+    if (auto id = j.find("client_msg_id"); id != j.end() && id->is_string())
+        r.client_msg_id = id->get<std::string>();
+    return r;
+}
+
+} // namespace
+
 struct widget_adapter::impl : std::enable_shared_from_this<impl> {
     net::any_io_executor ex;
     widget_config cfg;
     std::shared_ptr<widget_hub> hub;
     net::steady_timer sweep_timer;
     std::atomic<bool> stopping{false};
+    std::shared_ptr<http::source_limiter> limiter; // per client address; null = none
+    bool trust_forwarded_for = false;
     mutable std::mutex mu;
     std::set<std::shared_ptr<widget_connection>> open; // sockets and waiting polls
 
@@ -128,6 +163,21 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
             add_cors(res, origin);
             return res;
         };
+        if (!poll) {
+            // Per client address; answered here (not by the server) so the page, on another
+            // origin, can read it: the widget shows its gentle "slow down" note.
+            auto source =
+                http::client_source(req.remote, req.header("X-Forwarded-For"), trust_forwarded_for);
+            if (auto refused = over_limit(limiter.get(), source, req.body)) {
+                auto res =
+                    answer(429, nlohmann::json::array(
+                                    {error_frame("slow_down", "too many messages; wait a moment",
+                                                 refused->client_msg_id)}));
+                res.headers.emplace_back("Retry-After",
+                                         std::to_string(refused->retry_after_seconds));
+                co_return res;
+            }
+        }
         auto parsed = parse_client_frame(req.body, {cfg.max_frame_bytes, cfg.max_text_chars});
         if (auto* err = std::get_if<frame_error>(&parsed)) {
             int status = err->code == "too_large"         ? 413
@@ -159,9 +209,18 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
     }
 
     static awaitable<void> read_loop(std::shared_ptr<http::websocket_channel> ch,
-                                     std::shared_ptr<widget_connection> conn) {
-        while (auto msg = co_await ch->read())
+                                     std::shared_ptr<widget_connection> conn,
+                                     std::shared_ptr<http::source_limiter> limiter,
+                                     std::string source) {
+        while (auto msg = co_await ch->read()) {
+            if (auto refused = over_limit(limiter.get(), source, *msg)) {
+                // The widget shows its own gentle "slow down" note for this frame.
+                conn->push(error_frame("slow_down", "too many messages; wait a moment",
+                                       refused->client_msg_id));
+                continue;
+            }
             co_await conn->handle(*msg);
+        }
         conn->close(); // the writer drains, then stops
     }
 
@@ -176,11 +235,13 @@ struct widget_adapter::impl : std::enable_shared_from_this<impl> {
         co_await ch->close(self->stopping ? 1001 : 1000);
     }
 
-    awaitable<void> socket(http::http_request, std::shared_ptr<http::websocket_channel> ch) {
+    awaitable<void> socket(http::http_request req, std::shared_ptr<http::websocket_channel> ch) {
         using namespace net::experimental::awaitable_operators;
         auto self = shared_from_this();
         auto conn = open_connection(co_await net::this_coro::executor);
-        co_await (read_loop(ch, conn) && write_loop(ch, conn, self));
+        auto source =
+            http::client_source(req.remote, req.header("X-Forwarded-For"), trust_forwarded_for);
+        co_await (read_loop(ch, conn, limiter, std::move(source)) && write_loop(ch, conn, self));
         close_connection(conn);
     }
 
@@ -239,6 +300,12 @@ void widget_adapter::stop() {
     net::post(s->sweep_timer.get_executor(), [s] { s->sweep_timer.cancel(); });
     for (const auto& c : open)
         c->outbox().close(); // polls answer at once, sockets close with 1001
+}
+
+void widget_adapter::set_source_limiter(std::shared_ptr<http::source_limiter> limiter,
+                                        bool trust_forwarded_for) {
+    impl_->limiter = std::move(limiter);
+    impl_->trust_forwarded_for = trust_forwarded_for;
 }
 
 void widget_adapter::add_routes(http::router& routes) {
@@ -313,6 +380,7 @@ void widget_adapter::add_routes(http::router& routes) {
                             std::shared_ptr<http::websocket_channel> ch) -> awaitable<void> {
         co_await s->socket(std::move(req), std::move(ch));
     };
+    ws.per_source = s->limiter;
     routes.add(std::move(ws));
 }
 

@@ -29,6 +29,13 @@ class widget_adapter {
     widget_adapter(const widget_adapter&) = delete;
     widget_adapter& operator=(const widget_adapter&) = delete;
 
+    // Limits each client address (before add_routes): a "start" or "message" frame beyond
+    // the limit gets 429 with Retry-After and a "slow_down" frame on /widget/api (CORS
+    // headers included, so the widget shows its gentle note) and a "slow_down" frame on
+    // the WebSocket; WebSocket handshakes get 429. Pages, scripts, polls, pings and
+    // resumes are not limited.
+    void set_source_limiter(std::shared_ptr<http::source_limiter> limiter,
+                            bool trust_forwarded_for);
     void add_routes(http::router& routes);
     // Check-ins reach widget sessions through this (register it with the core).
     std::shared_ptr<bot::proactive_sink> sink() const;

@@ -228,6 +228,11 @@ class fake_api {
         std::lock_guard lock(mu_);
         script_.push_back(std::move(s));
     }
+    // Drops the scripted answers not yet used (the API "recovers").
+    void clear_script() {
+        std::lock_guard lock(mu_);
+        script_.clear();
+    }
     std::vector<call> calls() const {
         std::lock_guard lock(mu_);
         return calls_;

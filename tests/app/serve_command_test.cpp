@@ -6,6 +6,7 @@
 #include "adapters/telegram/telegram_config.hpp"
 #include "tests/adapters/discord/signing.hpp"
 #include "tests/adapters/test_support.hpp"
+#include "tests/app/serve_support.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/process.hpp"
 
@@ -19,6 +20,15 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Reading the log, waiting for the port or the exit: tests/app/serve_support.hpp.
+using serve::count_events;
+using serve::listening_port;
+using serve::log_lines;
+using serve::platform_vars;
+using serve::url;
+using serve::wait_exit;
+using serve::wait_listening;
 
 const std::string tg_secret = "serve_test_secret";
 constexpr std::int64_t chat = 5550001;
@@ -49,56 +59,6 @@ struct serve_folder {
     fs::path path(const std::string& rel) const { return tmp.path() / rel; }
 };
 
-const std::vector<std::string> platform_vars = {
-    "TELEGRAM_BOT_TOKEN",     "TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_API_BASE", "DISCORD_PUBLIC_KEY",
-    "DISCORD_APPLICATION_ID", "DISCORD_BOT_TOKEN",       "DISCORD_API_BASE"};
-
-std::vector<json> log_lines(const std::string& log) {
-    std::vector<json> out;
-    std::istringstream in(log);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto j = json::parse(line, nullptr, false);
-        if (j.is_object())
-            out.push_back(std::move(j));
-    }
-    return out;
-}
-
-std::size_t count_events(const child_process& p, const std::string& event) {
-    std::size_t n = 0;
-    for (const auto& l : log_lines(p.log()))
-        n += l.value("event", "") == event;
-    return n;
-}
-
-// The port the server logged in its "http.listening" line (0 until then).
-std::uint16_t listening_port(const child_process& p) {
-    for (const auto& l : log_lines(p.log()))
-        if (l.value("event", "") == "http.listening")
-            return l.value("port", std::uint16_t{0});
-    return 0;
-}
-
-// Starts `tandem serve` and waits (asynchronously) until it listens; returns the port.
-awaitable<std::uint16_t> wait_listening(const child_process& p) {
-    bool up = co_await eventually([&p] { return listening_port(p) != 0; }, 30s);
-    REQUIRE(up);
-    co_return listening_port(p);
-}
-
-// Waits without blocking the io_context (the fake API must keep answering meanwhile).
-awaitable<std::optional<int>> wait_exit(child_process& p, std::chrono::milliseconds limit) {
-    std::optional<int> code;
-    co_await eventually(
-        [&] {
-            code = p.wait_exit(0ms);
-            return code.has_value();
-        },
-        limit);
-    co_return code;
-}
-
 std::unique_ptr<child_process> start_serve(const serve_folder& f, std::vector<std::string> env,
                                            std::vector<std::string> extra = {}) {
     std::vector<std::string> argv{tandem_bin(), "serve",    "--config",
@@ -126,10 +86,6 @@ std::vector<std::string> telegram_env(const fake_api& api) {
             "TELEGRAM_API_BASE=" + api.base()};
 }
 
-std::string url(std::uint16_t port, const std::string& path) {
-    return "http://127.0.0.1:" + std::to_string(port) + path;
-}
-
 // Sends a Telegram update and waits for the reply it causes; returns the reply's text.
 awaitable<std::string> telegram_turn(net::io_context& ioc, fake_api& api, std::uint16_t port,
                                      std::int64_t update_id, std::string text) {
@@ -146,7 +102,7 @@ awaitable<std::string> telegram_turn(net::io_context& ioc, fake_api& api, std::u
 
 } // namespace
 
-TEST_CASE("serve: health, a signed Discord PING, a Telegram update; SIGTERM drains and exits 0",
+TEST_CASE("serve: health, a signed Discord PING, a Telegram update, SIGTERM drains and exits 0",
           "[serve][e2e]") {
     serve_folder folder;
     net::io_context ioc;
@@ -205,7 +161,7 @@ TEST_CASE("serve: health, a signed Discord PING, a Telegram update; SIGTERM drai
     REQUIRE(exit_code);
     CHECK(*exit_code == 0);
     CHECK(count_events(*serve, "serve.stopped") == 1);
-    CHECK(count_events(*serve, "channel.enabled") == 2);
+    CHECK(count_events(*serve, "channel.enabled") == 3);    // telegram, discord, widget
     CHECK(serve->log().find("HELLO") == std::string::npos); // no message text in the log
 }
 

@@ -253,3 +253,111 @@ TEST_CASE("bot service: stops promptly even right after starting, with check-ins
     }
     SUCCEED("200 services started and stopped");
 }
+
+TEST_CASE("turn processor: a message delivered again gets its reply again, not a second turn",
+          "[service][faults]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::turn_processor p(c, store, bot::conversation_config{});
+    auto with_id = [](const std::string& text, const std::string& id) {
+        auto m = msg("idem", text);
+        m.platform_message_id = id;
+        return m;
+    };
+    auto first = p.run(with_id("I feel smothered", "41"), 1000);
+    REQUIRE_FALSE(first.replayed);
+    REQUIRE_FALSE(first.reply.texts.empty());
+    auto turns_after_first = nlohmann::json::parse(*store->load("test:idem"))["turns"];
+    // Delivered again (a webhook retried, an inbox replayed after a crash).
+    auto again = p.run(with_id("I feel smothered", "41"), 1001);
+    CHECK(again.replayed);
+    CHECK(again.reply.texts == first.reply.texts);
+    CHECK(again.reply.options.size() == first.reply.options.size());
+    CHECK(nlohmann::json::parse(*store->load("test:idem"))["turns"] == turns_after_first);
+    // A later message moves on; the old one, delivered once more, is answered with nothing.
+    auto next = p.run(with_id("1", "42"), 1002);
+    CHECK_FALSE(next.replayed);
+    auto old = p.run(with_id("I feel smothered", "41"), 1003);
+    CHECK(old.replayed);
+    CHECK(old.reply.texts.empty());
+    // Messages without an id (the console) are never taken for repeats.
+    auto a = p.run(msg("idem2", "hi"), 1000);
+    auto b = p.run(msg("idem2", "hi"), 1001);
+    CHECK_FALSE(a.replayed);
+    CHECK_FALSE(b.replayed);
+    // The kept reply survives the state's JSON round trip and an export does not nest it.
+    auto exported = p.run(with_id("/export", "43"), 1004);
+    auto exported_again = p.run(with_id("/export", "44"), 1005);
+    REQUIRE_FALSE(exported_again.reply.texts.empty());
+    std::string all;
+    for (const auto& t : exported_again.reply.texts)
+        all += t;
+    CHECK(all.find("my answer to your last message") != std::string::npos);
+    CHECK(all.size() <
+          2 * (exported.reply.texts.empty() ? 0 : exported.reply.texts[0].size()) + 4096);
+}
+
+TEST_CASE("turn processor: the per-conversation rate limit says so once, never stops a message "
+          "showing risk, and refills",
+          "[service][limits]") {
+    auto c = test::load_ok(test::fixture_paths());
+    auto store = bot::make_memory_store();
+    bot::conversation_config cfg;
+    cfg.rate_per_minute = 6; // one every 10 s
+    cfg.rate_burst = 3;
+    bot::turn_processor p(c, store, cfg);
+    auto text_of = [](const bot::turn_result& r) {
+        std::string all;
+        for (const auto& t : r.reply.texts)
+            all += t + "\n";
+        return all;
+    };
+    for (int i = 0; i < 3; ++i)
+        CHECK_FALSE(p.run(msg("fast", "I feel smothered"), 1000).rate_limited);
+    auto first = p.run(msg("fast", "I feel smothered"), 1000);
+    CHECK(first.rate_limited);
+    CHECK(text_of(first).find("SLOW DOWN") != std::string::npos); // the content's words
+    auto second = p.run(msg("fast", "hello?"), 1001);
+    CHECK(second.rate_limited);
+    CHECK(second.reply.texts.empty()); // told once per limited stretch
+    // Someone in crisis is never limited.
+    auto risk = p.run(msg("fast", "i want to die"), 1002);
+    CHECK_FALSE(risk.rate_limited);
+    CHECK(risk.topic == "safety");
+    CHECK_FALSE(risk.reply.texts.empty());
+    CHECK(p.run(msg("fast", "I feel smothered"), 1003).rate_limited);
+    // Ten seconds later one more message passes, and a new stretch is told again.
+    CHECK_FALSE(p.run(msg("fast", "I feel smothered"), 1013).rate_limited);
+    auto again = p.run(msg("fast", "I feel smothered"), 1013);
+    CHECK(again.rate_limited);
+    CHECK(text_of(again).find("SLOW DOWN") != std::string::npos);
+    // Other conversations have their own bucket; the console is never limited.
+    CHECK_FALSE(p.run(msg("other", "hi"), 1013).rate_limited);
+    auto console = msg("local", "hi");
+    console.channel = "console";
+    for (int i = 0; i < 10; ++i)
+        CHECK_FALSE(p.run(console, 1013).rate_limited);
+    // "start over" resets the conversation, not its bucket.
+    for (int i = 0; i < 3; ++i)
+        CHECK_FALSE(p.run(msg("again", "start over"), 2000).rate_limited);
+    CHECK(p.run(msg("again", "start over"), 2000).rate_limited);
+    // "forget me" always gets through.
+    CHECK_FALSE(p.run(msg("fast", "/forget"), 1014).rate_limited);
+}
+
+TEST_CASE("turn processor: the shipped content has the rate-limit line in every language",
+          "[service][limits]") {
+    auto c = test::load_ok(test::shipped_paths());
+    for (const auto& code : {std::string(), std::string("es")}) {
+        const auto& lc = c->for_locale(code);
+        const auto* sys = lc.dialog("system");
+        REQUIRE(sys);
+        const auto* n = sys->node("rate_limited");
+        INFO("locale " << code);
+        REQUIRE(n);
+        REQUIRE_FALSE(n->say.empty());
+        CHECK_FALSE(n->say[0].empty());
+    }
+    CHECK(c->for_locale("es").dialog("system")->node("rate_limited")->say[0][0].find("despacio") !=
+          std::string::npos);
+}

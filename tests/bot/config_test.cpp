@@ -1,6 +1,9 @@
 #include "../support/test_support.hpp"
 
 #include "bot/config.hpp"
+#include "bot/normalizer.hpp"
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
@@ -108,9 +111,47 @@ TEST_CASE("config: a broken file is a clear error", "[config]") {
     CHECK(d2.has_code("file.read"));
 }
 
+TEST_CASE("config: a key written twice is an error, not a silent overwrite", "[config]") {
+    test::temp_dir tmp;
+    auto p = tmp.path() / "tandem.json";
+    std::FILE* f = std::fopen(p.c_str(), "w");
+    std::fputs("{\n  \"log\": {\"message_text\": false},\n  \"store\": {\"kind\": \"memory\"},\n"
+               "  \"log\": {\"message_text\": true}\n}",
+               f);
+    std::fclose(f);
+    bot::diagnostics d;
+    CHECK_FALSE(bot::load_config(p.string(), d));
+    INFO(d.to_string());
+    CHECK(d.has_code("json.duplicate_key"));
+    CHECK(d.to_string().find("/log") != std::string::npos);
+    // Same key in different objects is fine.
+    f = std::fopen(p.c_str(), "w");
+    std::fputs("{\"log\": {\"level\": \"info\"}, \"store\": {\"kind\": \"memory\"}}", f);
+    std::fclose(f);
+    bot::diagnostics d2;
+    CHECK(bot::load_config(p.string(), d2));
+    CHECK(d2.empty());
+}
+
 TEST_CASE("config: the shipped config is valid", "[config][shipped]") {
     bot::diagnostics d;
     auto c = bot::load_config((test::source_dir() / "config" / "tandem.json").string(), d);
     INFO(d.to_string());
     CHECK(c.has_value());
+}
+
+TEST_CASE("config: a parse error is printable and names its position once", "[config]") {
+    // Found by the bad-input table (docs/bad-input.md): nlohmann quoted the raw bytes it last
+    // read, invalid UTF-8 included, and repeated the position.
+    test::temp_dir tmp;
+    auto p = tmp.path() / "bad.json";
+    std::ofstream(p, std::ios::binary) << "{\"schema_version\":1,\"data_dir\":\"\xFF\xFE\"}";
+    bot::diagnostics diags;
+    CHECK_FALSE(bot::load_config(p.string(), diags));
+    REQUIRE(diags.size() == 1);
+    auto msg = diags.items().front().message;
+    CHECK(msg.rfind("line 1, column ", 0) == 0);
+    CHECK(msg.find("parse error at line") == std::string::npos);
+    CHECK(bot::sanitize_utf8(msg) == msg); // valid UTF-8
+    CHECK(msg.find("ill-formed UTF-8") != std::string::npos);
 }

@@ -126,10 +126,13 @@ TEST_CASE("intent matcher: a question form takes its topic from the content it a
 
 TEST_CASE("intent matcher: many counted repeats take the prefiltered path and agree one by one",
           "[intent]") {
-    // More than a few patterns with counted repeats ("{0,20}") are matched through the
-    // literal prefilter instead of the combined set (bot/intents.cpp). Build such a list:
-    // 40 intents, each with a counted gap, a plain pattern, an exclude with a counted gap
-    // and one pattern without any literal atom, then compare with trying each alone.
+    // More than a few patterns with wide counted repeats ("{0,30}") are cut at their gaps:
+    // their pieces join the combined set and a pattern is confirmed alone once all its
+    // pieces are found (bot/intents.cpp). Build such a list: 40 intents, each with a
+    // counted gap (narrow or wide), a plain pattern, an exclude with a wide gap, a pattern
+    // with a wide alternative next to a plain one, one the cutter does not read ((?i)
+    // flags) and one whose pieces all match the empty text (both run on every message), then
+    // compare with trying each alone.
     std::vector<bot::intent_def> defs;
     const char* words[] = {"apple", "banana", "cherry", "damson", "elder", "fig", "grape", "hazel"};
     for (int i = 0; i < 40; ++i) {
@@ -139,13 +142,22 @@ TEST_CASE("intent matcher: many counted repeats take the prefiltered path and ag
         d.priority = 10 + i % 7;
         std::string a = words[i % 8], b = words[(i / 8 + 3) % 8];
         d.patterns.push_back(
-            {"\\b" + a + "\\b[^.?!]{0," + std::to_string(5 + i % 30) + "}\\b" + b + "\\b",
+            {"\\b" + a + "\\b[^.?!]{0," + std::to_string(15 + i % 30) + "}\\b" + b + "\\b",
              1 + i % 3, nullptr});
         d.patterns.push_back({"\\b" + b + "s? and " + a + "\\b", 1, nullptr});
         if (i % 5 == 0)
             d.patterns.push_back({"^(y|k|n)\\b.{0,3}$", 1, nullptr}); // no atom of 3+ letters
         if (i % 4 == 0)
-            d.excludes.push_back("\\bno\\b.{0,10}\\b" + a + "\\b");
+            d.excludes.push_back("\\bno\\b.{0,30}\\b" + a + "\\b");
+        if (i % 6 == 0)
+            d.patterns.push_back(
+                {"\\b" + b + " " + a + "\\b|\\b" + a + "\\b[^!]{0,40}\\bbig\\b", 1, nullptr});
+        if (i % 7 == 0)
+            d.patterns.push_back({"(?i)\\b" + b + "\\b[^.?!]{0,25}\\bthe\\b", 1, nullptr});
+        if (i % 11 == 0)
+            d.patterns.push_back({"^[a-z ]{0,40}\\b" + a + "$", 1, nullptr});
+        if (i % 13 == 0) // its pieces ("^\s*", "$") match anything
+            d.patterns.push_back({"^\\s*[a-z]{5,30}$", 1, nullptr});
         if (i % 9 == 0)
             d.patterns.push_back({"\\bwant (?P<thing>[a-z]{3,12}) " + a + "\\b", 2, nullptr});
         defs.push_back(std::move(d));

@@ -233,7 +233,8 @@ TEST_CASE("languages: the Spanish safety intents carry the same ids and kinds as
     }
 }
 
-TEST_CASE("languages: pack patterns never put \\b beside an accented letter", "[locale][shipped]") {
+TEST_CASE("languages: pack patterns never put a word boundary beside an accented letter",
+          "[locale][shipped]") {
     CHECK(bad_boundary("est[aá]\\b"));
     CHECK(bad_boundary("\\b(?:él|ella)"));
     CHECK(bad_boundary("(?:mamá|mama)\\b"));

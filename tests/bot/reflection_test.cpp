@@ -28,7 +28,7 @@ TEST_CASE("reflection: address turns a sentence about someone into one said to t
     CHECK(address("I told Sam you were wrong") == "I told Sam you were wrong");
 }
 
-TEST_CASE("reflection: filters chain in order; an unknown one is refused", "[reflection]") {
+TEST_CASE("reflection: filters chain in order, an unknown one is refused", "[reflection]") {
     std::string v = "Next time, i will ask her first";
     REQUIRE(apply_filters(v, "strip:next time|address"));
     CHECK(v == "I will ask you first");

@@ -658,6 +658,7 @@ textarea::placeholder { color: var(--muted); opacity: 1; }
         break;
       }
       case 'slow_down':
+      case 'too_many_requests':
         fail(f.client_msg_id, T.slowDown);
         break;
       case 'too_long':
@@ -757,7 +758,7 @@ textarea::placeholder { color: var(--muted); opacity: 1; }
         cache: 'no-store',
         signal,
       });
-      if (res.status === 404 || res.status === 400 || res.status === 413 || res.status === 503) {
+      if (res.status === 404 || res.status === 400 || res.status === 413 || res.status === 429 || res.status === 503) {
         const j = await res.json().catch(() => ({}));
         if (j && Array.isArray(j.frames)) return j.frames;
         return [{ type: 'error', code: j.error || 'problem', client_msg_id: body.client_msg_id }];

@@ -532,3 +532,111 @@ TEST_CASE("telegram: a client that sends half an update and stalls is cut off, w
     CHECK(env.core.turns() == 0);
     CHECK(env.api.count() == 0);
 }
+
+TEST_CASE("telegram: a Bot API outage is retried in rounds, every reply arrives once, in order, "
+          "and the queue stays bounded",
+          "[telegram]") {
+    telegram_env env([](tg::telegram_config& c) {
+        c.max_attempts = 2;
+        c.max_queued_per_chat = 3;
+        c.max_pending = 3;
+        c.outage_retry_rounds = 50;
+        c.outage_backoff_max = 20ms;
+    });
+    env.core.reply_for = [](const tandem::bot::inbound_message& m) {
+        tandem::bot::outbound_message out;
+        out.texts = {"reply to " + m.platform_message_id};
+        return out;
+    };
+    // The Bot API is down for the next 8 calls (502, then 429 without a usable hint).
+    const int failures = 8;
+    for (int i = 0; i < failures; ++i)
+        env.api.push({i % 2 ? 429 : 502, R"({"ok":false,"error_code":502})", 0ms, {}});
+    auto update = [&](std::int64_t id) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = id;
+        return u.dump();
+    };
+    std::vector<int> statuses;
+    int fourth_again = 0;
+    std::size_t max_pending_seen = 0;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        for (std::int64_t id = 1; id <= 4; ++id)
+            statuses.push_back((co_await env.post(update(id))).response.status);
+        // Watch the queue while the outage lasts.
+        co_await eventually([&] {
+            max_pending_seen = std::max(max_pending_seen, env.adapter->pending());
+            return env.adapter->pending() == 0;
+        });
+        fourth_again = (co_await env.post(update(4))).response.status; // Telegram's retry
+        co_await env.settle();
+    });
+    REQUIRE(statuses.size() == 4);
+    CHECK(statuses[0] == 200);
+    CHECK(statuses[1] == 200);
+    CHECK(statuses[2] == 200);
+    CHECK(statuses[3] == 503); // the queue is full during the outage: Telegram keeps it
+    CHECK(fourth_again == 200);
+    CHECK(max_pending_seen <= 3);
+    auto sends = env.api.calls_named("sendMessage");
+    REQUIRE(sends.size() == failures + 4);
+    std::vector<std::string> delivered;
+    for (std::size_t i = failures; i < sends.size(); ++i)
+        delivered.push_back(sends[i].json()["text"].get<std::string>());
+    CHECK(delivered ==
+          std::vector<std::string>{"reply to 1", "reply to 2", "reply to 3", "reply to 4"});
+    CHECK(env.core.turns() == 4); // a retried reply does not run its turn again
+    CHECK(env.stats->test_event_count("telegram", "send_retry_round") >= 1);
+    CHECK(env.stats->test_event_count("telegram", "reply_dropped") == 0);
+}
+
+TEST_CASE("telegram: a reply refused for good (the user blocked the bot) is not retried",
+          "[telegram]") {
+    telegram_env env([](tg::telegram_config& c) { c.outage_backoff_max = 20ms; });
+    env.api.push({403, R"({"ok":false,"error_code":403,"description":"Forbidden"})", 0ms, {}});
+    auto update = [&](std::int64_t id) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = id;
+        return u.dump();
+    };
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        CHECK((co_await env.post(update(1))).response.status == 200);
+        co_await env.settle();
+        CHECK((co_await env.post(update(2))).response.status == 200);
+        co_await env.settle();
+    });
+    CHECK(env.api.calls_named("sendMessage").size() == 2); // one refused, one sent
+    CHECK(env.stats->test_event_count("telegram", "reply_dropped") == 1);
+    CHECK(env.stats->test_event_count("telegram", "send_retry_round") == 0);
+}
+
+TEST_CASE("telegram: beyond max_live_chats a new chat gets 503 while chats in progress go on",
+          "[telegram][limits]") {
+    telegram_env env([](tg::telegram_config& c) { c.max_live_chats = 2; });
+    env.core.hold = true; // the core is busy: every chat keeps its worker
+    auto update = [&](std::int64_t id, std::int64_t chat) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = id;
+        u["message"]["chat"]["id"] = chat;
+        u["message"]["from"]["id"] = chat;
+        return u.dump();
+    };
+    int a = 0, b = 0, c = 0, a2 = 0, c_again = 0;
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        a = (co_await env.post(update(1, 101))).response.status;
+        b = (co_await env.post(update(2, 102))).response.status;
+        c = (co_await env.post(update(3, 103))).response.status;  // a third chat: no room
+        a2 = (co_await env.post(update(4, 101))).response.status; // chat 101 goes on
+        env.core.hold = false;
+        co_await env.settle();
+        c_again = (co_await env.post(update(3, 103))).response.status; // Telegram's retry
+        co_await env.settle();
+    });
+    CHECK(a == 200);
+    CHECK(b == 200);
+    CHECK(c == 503);
+    CHECK(a2 == 200);
+    CHECK(c_again == 200);
+    CHECK(env.core.turns() == 4);
+    CHECK(env.api.calls_named("sendMessage").size() == 4);
+}

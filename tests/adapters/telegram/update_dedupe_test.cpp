@@ -5,12 +5,13 @@
 #include "test_support.hpp"
 
 #include <catch2/catch.hpp>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <chrono>
 #include <thread>
 #include <vector>
+
+#include <sqlite3.h>
 
 using namespace tandem::test;
 namespace tg = tandem::adapters::telegram;
@@ -164,4 +165,77 @@ TEST_CASE("update_dedupe: an SQLite log from before conversations opens and keep
     CHECK(d->first_time(43, "7", 1001));
     CHECK(d->forget("7") == 1); // the old record knows no conversation; the new one goes
     CHECK(d->size() == 1);
+}
+
+TEST_CASE("update_dedupe: the inbox keeps unanswered updates across reopening", "[telegram]") {
+    temp_dir tmp;
+    auto file = (tmp.path() / "tandem.sqlite").string();
+    {
+        auto d = tg::make_sqlite_dedupe(file, 100);
+        CHECK(d->accept(10, R"({"update_id":10})", 1000) == tg::update_status::fresh);
+        CHECK(d->accept(11, R"({"update_id":11})", 1000) == tg::update_status::fresh);
+        CHECK(d->accept(10, R"({"update_id":10})", 1001) == tg::update_status::pending);
+        d->answered(10);
+        CHECK(d->accept(10, R"({"update_id":10})", 1002) == tg::update_status::answered);
+        CHECK(d->accept(12, R"({"update_id":12})", 1000) == tg::update_status::fresh);
+    } // the process dies here with 11 and 12 acknowledged but not answered
+    auto reopened = tg::make_sqlite_dedupe(file, 100);
+    auto left = reopened->unanswered();
+    REQUIRE(left.size() == 2);
+    CHECK(left[0].update_id == 11); // oldest first
+    CHECK(left[0].payload == R"({"update_id":11})");
+    CHECK(left[1].update_id == 12);
+    reopened->answered(11);
+    reopened->answered(12);
+    CHECK(reopened->unanswered().empty());
+    CHECK(reopened->accept(11, "{}", 1003) == tg::update_status::answered);
+}
+
+TEST_CASE("update_dedupe: memory inbox answers the same questions", "[telegram]") {
+    auto d = tg::make_memory_dedupe(8);
+    CHECK(d->accept(1, "a", 0) == tg::update_status::fresh);
+    CHECK(d->accept(1, "a", 0) == tg::update_status::pending);
+    REQUIRE(d->unanswered().size() == 1);
+    CHECK(d->unanswered()[0].payload == "a");
+    d->answered(1);
+    CHECK(d->accept(1, "a", 0) == tg::update_status::answered);
+    CHECK(d->unanswered().empty());
+}
+
+TEST_CASE("update_dedupe: a file from before the inbox is upgraded in place", "[telegram]") {
+    temp_dir tmp;
+    auto file = (tmp.path() / "tandem.sqlite").string();
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(file.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TABLE telegram_updates (update_id INTEGER PRIMARY KEY, seen_at "
+                         "INTEGER NOT NULL); INSERT INTO telegram_updates VALUES (5, 1000);",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    auto d = tg::make_sqlite_dedupe(file, 100);
+    CHECK(d->accept(5, "{}", 1001) == tg::update_status::answered); // old rows were answered
+    CHECK(d->unanswered().empty());
+    CHECK(d->accept(6, "{}", 1001) == tg::update_status::fresh);
+}
+
+TEST_CASE("update_dedupe: a full file is a store_error, and room again works", "[telegram]") {
+    temp_dir tmp;
+    auto file = (tmp.path() / "tandem.sqlite").string();
+    auto d = tg::make_sqlite_dedupe(file, 1'000'000, 64 * 1024);
+    std::string payload(2000, 'x');
+    bool full = false;
+    std::int64_t id = 0;
+    for (; id < 1000 && !full; ++id) {
+        try {
+            d->accept(id, payload, 1000);
+        } catch (const tandem::bot::store_error&) {
+            full = true;
+        }
+    }
+    REQUIRE(full);
+    auto failed = id - 1;
+    // Answering drops payloads, which frees room for new updates.
+    for (std::int64_t i = 0; i < failed; ++i)
+        d->answered(i);
+    CHECK(d->accept(failed, payload, 1000) == tg::update_status::fresh);
 }

@@ -10,7 +10,7 @@ using namespace tandem;
 using adapters::widget::mailbox;
 namespace net = boost::asio;
 
-TEST_CASE("mailbox: frames come out in order; a full mailbox refuses", "[widget][mailbox]") {
+TEST_CASE("mailbox: frames come out in order, a full mailbox refuses", "[widget][mailbox]") {
     net::io_context ioc;
     auto m = std::make_shared<mailbox>(ioc.get_executor(), 3);
     CHECK(m->push({{"n", 1}}));

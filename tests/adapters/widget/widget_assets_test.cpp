@@ -33,7 +33,7 @@ TEST_CASE("widget assets: the built-in copies match adapters/widget/web", "[widg
     CHECK(find_asset("/favicon.svg"));
 }
 
-TEST_CASE("widget assets: only known paths; a folder replaces the built-in copies",
+TEST_CASE("widget assets: only known paths, a folder replaces the built-in copies",
           "[widget][assets]") {
     CHECK_FALSE(find_asset("/widget.js.map"));
     CHECK_FALSE(find_asset("/../CMakeLists.txt"));

@@ -165,7 +165,7 @@ TEST_CASE("widget hub: a resent client_msg_id is acknowledged but not processed 
     CHECK(r->of("bot").size() == 1);
 }
 
-TEST_CASE("widget hub: history is bounded; an old resume is told about the gap", "[widget][hub]") {
+TEST_CASE("widget hub: history is bounded, an old resume is told about the gap", "[widget][hub]") {
     widget_config cfg;
     cfg.history_limit = 10;
     cfg.messages_per_minute = 1000;
