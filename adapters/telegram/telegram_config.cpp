@@ -7,6 +7,7 @@ namespace tandem::adapters::telegram {
 telegram_config parse_telegram_config(const bot::config& cfg, const std::string& file,
                                       bot::diagnostics& diags) {
     telegram_config out;
+    out.ack_after_turn = cfg.store.kind == "redis"; // see below
     auto it = cfg.sections.find("telegram");
     if (it == cfg.sections.end())
         return out;

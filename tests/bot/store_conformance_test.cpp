@@ -348,3 +348,39 @@ TEMPLATE_TEST_CASE("store conformance: a turn that lost the race runs again on t
     auto state = nlohmann::json::parse(stored->json);
     CHECK(state["stack"].back()["node"] == "use");
 }
+
+TEMPLATE_TEST_CASE("store conformance: the same message on two instances at once is applied "
+                   "once, the loser of the race gets the winner's reply",
+                   "[store][concurrency]", memory_backend, sqlite_backend, redis_backend) {
+    TestType backend;
+    auto content = test::load_ok(test::fixture_paths());
+    bot::config cfg;
+    auto other_store = backend.open();
+    bot::turn_processor other(content, other_store, cfg.conversation);
+    auto first = message("i need some space");
+    first.platform_message_id = "41";
+    bot::turn_processor setup(content, other_store, cfg.conversation);
+    REQUIRE_FALSE(setup.run(first, 1000).error);
+    // Update 42 is delivered twice (a lapsed claim, a retried webhook): the other instance
+    // commits it while this one is between its load and its save.
+    auto again = message("a partner");
+    again.platform_message_id = "42";
+    bot::turn_result other_result;
+    auto racing = std::make_shared<racing_store>(backend.open(),
+                                                 [&] { other_result = other.run(again, 1001); });
+    bot::turn_processor mine(content, racing, cfg.conversation);
+    auto r = mine.run(again, 1001);
+    CHECK_FALSE(other_result.error);
+    CHECK_FALSE(other_result.replayed);
+    CHECK(other_result.node == "use");
+    CHECK_FALSE(r.error);
+    // Refused once; the second attempt finds 42 answered and replays instead of saving.
+    CHECK(racing->save_ifs == 1);
+    CHECK(r.replayed);
+    CHECK(r.reply.texts == other_result.reply.texts);
+    auto stored = other_store->load_versioned("test:raced");
+    REQUIRE(stored.has_value());
+    auto state = nlohmann::json::parse(stored->json);
+    CHECK(state["stack"].back()["node"] == "use"); // not moved on by a second "a partner"
+    CHECK(state["answered_ids"] == nlohmann::json({"41", "42"}));
+}

@@ -239,3 +239,26 @@ TEST_CASE("update_dedupe: a full file is a store_error, and room again works", "
         d->answered(i);
     CHECK(d->accept(failed, payload, 1000) == tg::update_status::fresh);
 }
+
+TEST_CASE("update_dedupe: forgetting a conversation keeps an inbox update not yet answered",
+          "[telegram][privacy]") {
+    temp_dir tmp;
+    auto sqlite = tg::make_sqlite_dedupe((tmp.path() / "tandem.sqlite").string());
+    auto memory = tg::make_memory_dedupe(16);
+    for (auto* d : {sqlite.get(), memory.get()}) {
+        CHECK(d->accept(1, "7", R"({"update_id":1})", 1000) == tg::update_status::fresh);
+        d->answered(1);
+        // 2 ("forget me") and 3 (written just after) are acknowledged, not yet answered.
+        CHECK(d->accept(2, "7", R"({"update_id":2})", 1000) == tg::update_status::fresh);
+        CHECK(d->accept(3, "7", R"({"update_id":3})", 1000) == tg::update_status::fresh);
+        d->answered(2);
+        CHECK(d->forget("7") == 2); // 1 and 2
+        auto left = d->unanswered();
+        REQUIRE(left.size() == 1); // 3 is still answered after a crash
+        CHECK(left[0].update_id == 3);
+        CHECK(d->accept(3, "7", "{}", 1001) == tg::update_status::pending);
+        d->answered(3);
+        CHECK(d->forget("7") == 1);
+        CHECK(d->size() == 0);
+    }
+}
