@@ -1,6 +1,7 @@
 #include "app/runtime.hpp"
 
 #include "bot/log.hpp"
+#include "bot/redis_client.hpp"
 
 #include <filesystem>
 #include <iostream>
@@ -80,6 +81,16 @@ std::optional<runtime> open_runtime(const common_options& opts, bool with_servic
     try {
         if (rt.cfg.store.kind == "memory") {
             rt.store = bot::make_memory_store();
+            rt.checkins = bot::make_memory_checkin_store();
+        } else if (rt.cfg.store.kind == "redis") {
+            std::string problem;
+            auto opts = bot::redis::options_from_config(rt.cfg, bot::process_env(), problem);
+            if (!problem.empty()) {
+                std::cerr << "tandem: " << problem << "\n";
+                return std::nullopt;
+            }
+            rt.store = bot::make_redis_store(opts);
+            // Check-ins stay with the instance that scheduled them (docs/deployment.md).
             rt.checkins = bot::make_memory_checkin_store();
         } else {
             auto file = rt.cfg.data_path(rt.cfg.store.file);

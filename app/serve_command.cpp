@@ -12,6 +12,7 @@
 #include "adapters/telegram/telegram_adapter.hpp"
 #include "adapters/widget/widget_http.hpp"
 #include "bot/log.hpp"
+#include "bot/redis_client.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -255,9 +256,16 @@ int cmd_serve(args_t args) {
         server_cfg.port = listen_at->second;
     }
 
-    // Telegram's update log lives in the conversation store's file (memory store: memory).
+    // Telegram's update log lives in the conversation store's file (memory store: memory;
+    // Redis: the same Redis, shared by every instance).
     std::shared_ptr<tg::update_dedupe> dedupe;
-    if (rt->cfg.store.kind != "memory") {
+    if (rt->cfg.store.kind == "redis") {
+        std::string problem;
+        dedupe = tg::make_redis_dedupe(
+            bot::redis::options_from_config(rt->cfg, bot::process_env(), problem));
+        // Several instances: tg_cfg.ack_after_turn (it follows store.kind) acknowledges an
+        // update only once its turn is done; there is no local inbox to resume.
+    } else if (rt->cfg.store.kind != "memory") {
         try {
             dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file), 2 * 86400,
                                             rt->cfg.store.max_bytes);
@@ -316,6 +324,12 @@ int cmd_serve(args_t args) {
         log_channel_off("widget", "disabled in config");
     } else {
         widget = std::make_shared<wg::widget_adapter>(ex, wg_cfg, *rt->service);
+        if (rt->cfg.store.kind == "redis") {
+            // A browser whose instance went away resumes its session on another one.
+            std::string problem;
+            widget->hub()->set_backup(wg::make_redis_session_backup(
+                bot::redis::options_from_config(rt->cfg, bot::process_env(), problem)));
+        }
         if (server_cfg.per_source_per_minute > 0)
             widget->set_source_limiter(
                 std::make_shared<http::source_limiter>(server_cfg.per_source_per_minute,
@@ -325,16 +339,20 @@ int cmd_serve(args_t args) {
         rt->service->set_proactive_sink("widget", widget->sink());
         log_channel_on("widget", "/widget.js");
     }
-    // Not ready while shutting down, and while the store cannot be written (a full disk):
-    // the Telegram update log is the first write of every update, and it reports failures.
+    // Not ready while shutting down, while a shared store (Redis) cannot be reached (send
+    // traffic to another instance), and while the store cannot be written (a full disk): the
+    // Telegram update log is the first write of every update, and it reports failures.
     std::weak_ptr<tg::telegram_adapter> weak_telegram = telegram;
-    add_operational_routes(*routes, stats, [ready, weak_telegram]() -> std::string {
-        if (!ready->load())
-            return "shutting down";
-        if (auto t = weak_telegram.lock(); t && t->recheck_store())
-            return "store failing";
-        return {};
-    });
+    add_operational_routes(*routes, stats,
+                           [ready, weak_telegram, store = rt->store]() -> std::string {
+                               if (!ready->load())
+                                   return "shutting down";
+                               if (store && !store->healthy())
+                                   return "store unavailable";
+                               if (auto t = weak_telegram.lock(); t && t->recheck_store())
+                                   return "store failing";
+                               return {};
+                           });
 
     // Taken before the server listens, so no edit made after startup can go unseen.
     std::string stamp = watch ? content_stamp(rt->cfg) : std::string();

@@ -51,16 +51,54 @@ config parse_config(const nlohmann::json& j, const std::string& file, diagnostic
     }
     if (const auto* v = r.get("store")) {
         json_reader s(*v, file, "/store", diags);
-        c.store.kind = s.string_or("kind", c.store.kind);
-        if (c.store.kind != "sqlite" && c.store.kind != "memory")
+        auto& st = c.store;
+        st.kind = s.string_or("kind", st.kind);
+        if (st.kind != "sqlite" && st.kind != "memory" && st.kind != "redis")
             s.error("kind", "config.bad_value",
-                    "store kind is \"sqlite\" or \"memory\", found \"" + c.store.kind + "\"");
-        c.store.file = s.string_or("file", c.store.file);
-        c.store.synchronous_full = s.boolean_or("synchronous_full", c.store.synchronous_full);
-        c.store.max_bytes = s.integer_or("max_bytes", c.store.max_bytes, 0, std::int64_t{1} << 50);
-        if (c.store.max_bytes > 0 && c.store.max_bytes < 65536)
+                    "store kind is \"sqlite\", \"memory\" or \"redis\", found \"" + st.kind + "\"");
+        // Each field belongs to one kind; a field of another kind is a mistake worth naming.
+        static const char* sqlite_keys[] = {"file", "synchronous_full", "max_bytes"};
+        static const char* redis_keys[] = {
+            "host",       "port",         "unix_socket",        "database",
+            "key_prefix", "password_env", "connect_timeout_ms", "command_timeout_ms",
+            "pool_size"};
+        auto only_for = [&](const char* key, const char* kind) {
+            if (s.has(key) && st.kind != kind)
+                s.error(key, "config.bad_value",
+                        std::string(key) + " applies to store kind \"" + kind +
+                            "\" only (this store is \"" + st.kind + "\")");
+        };
+        if (st.kind == "sqlite" || st.kind == "memory" || st.kind == "redis") {
+            for (const char* k : sqlite_keys)
+                only_for(k, "sqlite");
+            for (const char* k : redis_keys)
+                only_for(k, "redis");
+        }
+        st.file = s.string_or("file", st.file);
+        st.synchronous_full = s.boolean_or("synchronous_full", st.synchronous_full);
+        st.max_bytes = s.integer_or("max_bytes", st.max_bytes, 0, std::int64_t{1} << 50);
+        if (st.max_bytes > 0 && st.max_bytes < 65536)
             s.error("max_bytes", "config.bad_value",
                     "store max_bytes is 0 (no cap) or at least 65536");
+        st.host = s.string_or("host", st.host);
+        if (st.host.empty())
+            s.error("host", "config.bad_value", "host cannot be empty");
+        st.port = static_cast<int>(s.integer_or("port", st.port, 1, 65535));
+        st.unix_socket = s.string_or("unix_socket", st.unix_socket);
+        if (s.has("unix_socket") && s.has("host"))
+            s.error("unix_socket", "config.bad_value",
+                    "give either unix_socket or host/port, not both");
+        st.database = static_cast<int>(s.integer_or("database", st.database, 0, 1000));
+        st.key_prefix = s.string_or("key_prefix", st.key_prefix);
+        st.password_env = s.string_or("password_env", st.password_env);
+        if (s.has("password_env") && st.password_env.empty())
+            s.error("password_env", "config.bad_value",
+                    "password_env names an environment variable; leave it out for no password");
+        st.connect_timeout_ms =
+            static_cast<int>(s.integer_or("connect_timeout_ms", st.connect_timeout_ms, 1, 60000));
+        st.command_timeout_ms =
+            static_cast<int>(s.integer_or("command_timeout_ms", st.command_timeout_ms, 1, 60000));
+        st.pool_size = static_cast<int>(s.integer_or("pool_size", st.pool_size, 1, 1024));
         s.finish();
     }
     if (const auto* v = r.get("conversation")) {

@@ -25,10 +25,20 @@ struct content_config {
 };
 
 struct store_config {
-    std::string kind = "sqlite";        // "sqlite" or "memory"
-    std::string file = "tandem.sqlite"; // inside data_dir
-    bool synchronous_full = false;      // fsync every commit (power-loss safe), slower
-    std::int64_t max_bytes = 0;         // cap on the SQLite file (0 = none); beyond: as disk full
+    std::string kind = "sqlite";        // "sqlite", "memory" or "redis"
+    std::string file = "tandem.sqlite"; // sqlite: inside data_dir
+    bool synchronous_full = false;      // sqlite: fsync every commit (power-loss safe), slower
+    std::int64_t max_bytes = 0;         // sqlite: cap on the file (0 = none); beyond: as disk full
+    // redis (docs/deployment.md): where the server is and how to talk to it.
+    std::string host = "127.0.0.1";
+    int port = 6379;
+    std::string unix_socket;            // used instead of host and port when set
+    int database = 0;                   // SELECT this logical database
+    std::string key_prefix = "tandem:"; // every key tandem writes starts with it
+    std::string password_env;           // environment variable holding the password (AUTH)
+    int connect_timeout_ms = 1000;
+    int command_timeout_ms = 2000;
+    int pool_size = 8; // connections kept open per instance at most
 };
 
 struct conversation_config {

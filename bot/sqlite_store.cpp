@@ -114,26 +114,50 @@ class sqlite_store final : public conversation_store {
                                     .c_str());
         exec(writer_.get(), "CREATE TABLE IF NOT EXISTS conversations ("
                             " key TEXT PRIMARY KEY, state TEXT NOT NULL,"
-                            " last_active INTEGER NOT NULL)");
+                            " last_active INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 1)");
+        // Files from before versions: add the column (every stored row starts at version 1).
+        {
+            sqlite3_stmt* probe = nullptr;
+            int rc = sqlite3_prepare_v2(writer_.get(), "SELECT version FROM conversations LIMIT 0",
+                                        -1, &probe, nullptr);
+            sqlite3_finalize(probe);
+            if (rc != SQLITE_OK)
+                exec(writer_.get(),
+                     "ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 1");
+        }
         exec(writer_.get(), "CREATE INDEX IF NOT EXISTS conversations_last_active ON "
                             "conversations(last_active)");
         reader_ = open_db(path);
         save_ = std::make_unique<statement>(
-            writer_.get(), "INSERT INTO conversations(key, state, last_active) VALUES(?1, ?2, ?3) "
-                           "ON CONFLICT(key) DO UPDATE SET state=excluded.state, "
-                           "last_active=excluded.last_active");
+            writer_.get(), "INSERT INTO conversations(key, state, last_active, version) "
+                           "VALUES(?1, ?2, ?3, 1) ON CONFLICT(key) DO UPDATE SET "
+                           "state=excluded.state, last_active=excluded.last_active, "
+                           "version=version+1");
+        insert_new_ = std::make_unique<statement>(
+            writer_.get(), "INSERT INTO conversations(key, state, last_active, version) "
+                           "VALUES(?1, ?2, ?3, 1) ON CONFLICT(key) DO NOTHING");
+        update_if_ = std::make_unique<statement>(
+            writer_.get(), "UPDATE conversations SET state=?2, last_active=?3, version=version+1 "
+                           "WHERE key=?1 AND version=?4");
         begin_ = std::make_unique<statement>(writer_.get(), "BEGIN IMMEDIATE");
         commit_ = std::make_unique<statement>(writer_.get(), "COMMIT");
         erase_ =
             std::make_unique<statement>(writer_.get(), "DELETE FROM conversations WHERE key=?1");
         sweep_ = std::make_unique<statement>(writer_.get(),
                                              "DELETE FROM conversations WHERE last_active<?1");
-        load_ = std::make_unique<statement>(reader_.get(),
-                                            "SELECT state FROM conversations WHERE key=?1");
+        load_ = std::make_unique<statement>(
+            reader_.get(), "SELECT state, version FROM conversations WHERE key=?1");
         count_ = std::make_unique<statement>(reader_.get(), "SELECT COUNT(*) FROM conversations");
     }
 
     std::optional<std::string> load(const std::string& key) override {
+        auto v = load_versioned(key);
+        if (!v)
+            return std::nullopt;
+        return std::move(v->json);
+    }
+
+    std::optional<versioned> load_versioned(const std::string& key) override {
         std::lock_guard lock(read_mu_);
         auto* st = load_->get();
         reset_guard g{st};
@@ -144,11 +168,37 @@ class sqlite_store final : public conversation_store {
         if (rc != SQLITE_ROW)
             fail(reader_.get(), "read");
         const auto* txt = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        return std::string(txt ? txt : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+        versioned out;
+        out.json.assign(txt ? txt : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+        out.version = static_cast<std::uint64_t>(sqlite3_column_int64(st, 1));
+        return out;
     }
 
     void save(const std::string& key, const std::string& json, std::int64_t last) override {
-        waiter me{&key, &json, last, false, nullptr};
+        waiter me{&key, &json, last, -1, std::nullopt, false, nullptr};
+        enqueue(me);
+    }
+
+    std::optional<std::uint64_t> save_if(const std::string& key, const std::string& json,
+                                         std::int64_t last, std::uint64_t expected) override {
+        waiter me{&key,         &json, last,   static_cast<std::int64_t>(expected),
+                  std::nullopt, false, nullptr};
+        enqueue(me);
+        return me.result;
+    }
+
+  private:
+    struct waiter {
+        const std::string* key;
+        const std::string* json;
+        std::int64_t last;
+        std::int64_t expected;               // -1: unconditional
+        std::optional<std::uint64_t> result; // the new version; nothing on a conflict
+        bool done = false;
+        std::exception_ptr error;
+    };
+
+    void enqueue(waiter& me) {
         std::unique_lock lk(queue_mu_);
         queue_.push_back(&me);
         while (!me.done) {
@@ -179,6 +229,7 @@ class sqlite_store final : public conversation_store {
             std::rethrow_exception(me.error);
     }
 
+  public:
     bool erase(const std::string& key) override {
         std::lock_guard lock(write_mu_);
         auto* st = erase_->get();
@@ -217,14 +268,6 @@ class sqlite_store final : public conversation_store {
     write_stats stats() const override { return {writes_.load(), commits_.load()}; }
 
   private:
-    struct waiter {
-        const std::string* key;
-        const std::string* json;
-        std::int64_t last;
-        bool done = false;
-        std::exception_ptr error;
-    };
-
     void commit_batch(const std::vector<waiter*>& batch) {
         std::lock_guard lock(write_mu_);
         sqlite3* db = writer_.get();
@@ -234,16 +277,23 @@ class sqlite_store final : public conversation_store {
                 fail(db, "write");
         }
         try {
-            auto* st = save_->get();
-            for (const auto* w : batch) {
+            for (auto* w : batch) {
+                auto* st = w->expected < 0    ? save_->get()
+                           : w->expected == 0 ? insert_new_->get()
+                                              : update_if_->get();
                 reset_guard g{st};
                 sqlite3_bind_text(st, 1, w->key->data(), static_cast<int>(w->key->size()),
                                   SQLITE_STATIC);
                 sqlite3_bind_text(st, 2, w->json->data(), static_cast<int>(w->json->size()),
                                   SQLITE_STATIC);
                 sqlite3_bind_int64(st, 3, w->last);
+                if (w->expected > 0)
+                    sqlite3_bind_int64(st, 4, w->expected);
                 if (sqlite3_step(st) != SQLITE_DONE)
                     fail(db, "write");
+                w->result.reset();
+                if (sqlite3_changes(db) == 1)
+                    w->result = static_cast<std::uint64_t>(w->expected + 1);
             }
             reset_guard g{commit_->get()};
             if (sqlite3_step(commit_->get()) != SQLITE_DONE)
@@ -273,7 +323,8 @@ class sqlite_store final : public conversation_store {
 
     // Declared first, destroyed last: the statements below go before their connections.
     db_handle writer_, reader_;
-    std::unique_ptr<statement> save_, begin_, commit_, erase_, sweep_, load_, count_;
+    std::unique_ptr<statement> save_, insert_new_, update_if_, begin_, commit_, erase_, sweep_,
+        load_, count_;
     std::mutex write_mu_; // the writer connection
     std::mutex read_mu_;  // the reader connection
     std::mutex queue_mu_; // the group-commit queue

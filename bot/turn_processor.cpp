@@ -21,6 +21,9 @@ bool is_safety_signal(const classification& r) {
     return r.safety.has_value() && !r.ranked.empty() && r.ranked.front().priority >= 100;
 }
 
+// How often a turn is run again when another instance saved its conversation meanwhile.
+constexpr int max_attempts = 16;
+
 } // namespace
 
 turn_processor::turn_processor(std::shared_ptr<const content> c,
@@ -123,19 +126,45 @@ std::optional<turn_result> replay(const conversation_state& state, const std::st
     return r;
 }
 
+// Another instance sharing the store saved this conversation since this attempt loaded it
+// (nothing was written): the turn runs again on what it saved, so both turns count, one
+// after the other. Throws (the turn fails) after max_attempts.
+std::nullopt_t conflict(const inbound_message& msg, int attempt) {
+    if (attempt >= max_attempts)
+        throw store_error("the conversation kept changing under this turn (" +
+                          std::to_string(attempt) + " attempts)");
+    log::info("turn_conflict", {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                                {"attempt", attempt}});
+    return std::nullopt;
+}
+
 } // namespace
 
 turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
+    for (int attempt = 1;; ++attempt)
+        if (auto r = attempt_turn(msg, now, attempt))
+            return *r;
+}
+
+// One attempt at a turn; nothing when another instance saved the conversation since this
+// attempt loaded it (nothing was written: the caller runs the turn again on the new state).
+std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& msg,
+                                                        std::int64_t now, int attempt) {
     auto c = current_content();
     turn_result result;
     const std::string k = key(msg.channel, msg.conversation_id);
     try {
         conversation_state state;
         bool fresh = true;
-        if (auto stored = store_->load(k)) {
+        std::uint64_t version = 0; // what this attempt read; the save succeeds only if unchanged
+        if (auto stored = store_->load_versioned(k)) {
+            version = stored->version;
             try {
-                state = state_from_json(nlohmann::json::parse(*stored));
+                state = state_from_json(nlohmann::json::parse(stored->json));
                 fresh = false;
+                // Idempotent by platform message id, also when this is a second attempt after
+                // a conflict: the turn that won may have been this very message (delivered
+                // twice, to two instances).
                 if (auto r = replay(state, msg.platform_message_id))
                     return *r;
             } catch (const std::exception& e) {
@@ -264,8 +293,10 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                         state.answered_ids.erase(state.answered_ids.begin());
                     state.last_reply = reply_json(limited.reply);
                 }
-                store_->save(k, to_json(state).dump(),
-                             std::max(now, state.keep_until - cfg_.idle_expiry_seconds));
+                if (!store_->save_if(k, to_json(state).dump(),
+                                     std::max(now, state.keep_until - cfg_.idle_expiry_seconds),
+                                     version))
+                    return conflict(msg, attempt);
                 log::info("rate_limited",
                           {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
                            {"channel", msg.channel}});
@@ -306,13 +337,16 @@ turn_result turn_processor::run(const inbound_message& msg, std::int64_t now) {
                 ids.erase(ids.begin(), ids.end() - conversation_state::answered_kept);
             out.state.last_reply = reply_json(out.reply);
         }
-        if (out.forget)
+        if (out.forget) {
             store_->erase(k);
-        else
-            // The store expires a conversation by its last activity; a conversation whose
-            // user chose to keep self-ratings counts as active until keep_until.
-            store_->save(k, to_json(out.state).dump(),
-                         std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds));
+        } else if (!store_->save_if(k, to_json(out.state).dump(),
+                                    // The store expires a conversation by its last activity; a
+                                    // conversation whose user chose to keep self-ratings counts as
+                                    // active until keep_until.
+                                    std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds),
+                                    version)) {
+            return conflict(msg, attempt);
+        }
 
         result.reply = std::move(out.reply);
         result.intent = !in.command.empty()     ? "command_" + in.command
@@ -355,36 +389,44 @@ bool turn_processor::forget(const std::string& channel, const std::string& id) {
 
 std::optional<turn_result> turn_processor::run_checkin(const checkin_entry& e, std::int64_t now) {
     auto c = current_content();
-    auto stored = store_->load(e.key);
-    if (!stored)
-        return std::nullopt; // forgotten or expired
-    conversation_state state;
-    try {
-        state = state_from_json(nlohmann::json::parse(*stored));
-    } catch (const std::exception&) {
-        return std::nullopt;
+    for (int attempt = 1;; ++attempt) {
+        auto stored = store_->load_versioned(e.key);
+        if (!stored)
+            return std::nullopt; // forgotten or expired
+        conversation_state state;
+        try {
+            state = state_from_json(nlohmann::json::parse(stored->json));
+        } catch (const std::exception&) {
+            return std::nullopt;
+        }
+        if (state.checkin_dialog != e.dialog)
+            return std::nullopt; // withdrawn or replaced
+        state.checkin_dialog.clear();
+        state.checkin_due = 0;
+        const content& lc = c->for_locale(state.locale);
+        if (!lc.dialog(e.dialog))
+            return std::nullopt;
+        turn_input in;
+        in.now = now;
+        in.start_dialog = e.dialog;
+        auto out = step(lc, cfg_, std::move(state), in);
+        if (!store_->save_if(e.key, to_json(out.state).dump(),
+                             std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds),
+                             stored->version)) {
+            // A turn (maybe on another instance) came first: look again at what it left.
+            if (attempt >= max_attempts)
+                throw store_error("the conversation kept changing under a check-in");
+            continue;
+        }
+        turn_result r;
+        r.reply = std::move(out.reply);
+        r.intent = "checkin";
+        if (!out.state.stack.empty()) {
+            r.dialog = out.state.stack.back().dialog;
+            r.node = out.state.stack.back().node;
+        }
+        return r;
     }
-    if (state.checkin_dialog != e.dialog)
-        return std::nullopt; // withdrawn or replaced
-    state.checkin_dialog.clear();
-    state.checkin_due = 0;
-    const content& lc = c->for_locale(state.locale);
-    if (!lc.dialog(e.dialog))
-        return std::nullopt;
-    turn_input in;
-    in.now = now;
-    in.start_dialog = e.dialog;
-    auto out = step(lc, cfg_, std::move(state), in);
-    store_->save(e.key, to_json(out.state).dump(),
-                 std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds));
-    turn_result r;
-    r.reply = std::move(out.reply);
-    r.intent = "checkin";
-    if (!out.state.stack.empty()) {
-        r.dialog = out.state.stack.back().dialog;
-        r.node = out.state.stack.back().node;
-    }
-    return r;
 }
 
 std::size_t turn_processor::sweep(std::int64_t now) {

@@ -48,6 +48,9 @@ class turn_processor {
     static constexpr std::size_t max_text_bytes = 4096;
 
   private:
+    std::optional<turn_result> attempt_turn(const inbound_message& msg, std::int64_t now,
+                                            int attempt);
+
     mutable std::mutex content_mu_;
     std::shared_ptr<const content> content_;
     std::shared_ptr<conversation_store> store_;

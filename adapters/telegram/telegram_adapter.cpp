@@ -65,6 +65,21 @@ void log_send_failed(std::int64_t chat_id, const api_result& r) {
         {{"conversation", log_id(chat_id)}, {"status", r.status}, {"error_code", r.error_code}});
 }
 
+// The update log's name for a chat: its id as text ("" for an update of no chat).
+std::string conversation_of(std::int64_t chat_id) {
+    return chat_id ? std::to_string(chat_id) : std::string();
+}
+
+http::http_response retry_later(const char* why) {
+    auto res = http::error_response(503, why);
+    res.headers.emplace_back("Retry-After", "1");
+    return res;
+}
+
+void log_dedupe_failed(const std::string& error) {
+    bot::log::error("telegram.dedupe_failed", {{"error", error}});
+}
+
 std::optional<std::int64_t> chat_of(const std::string& id) {
     std::int64_t v = 0;
     auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
@@ -169,10 +184,12 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
         res.headers.emplace_back("Retry-After", "1");
         co_return res;
     }
+    if (cfg_.ack_after_turn)
+        co_return co_await handle_after_turn(std::move(*u));
     // The durable inbox: acknowledged only once recorded (with the payload, until answered).
     update_status status = update_status::fresh;
     try {
-        status = dedupe_->accept(u->update_id, req.body, unix_now());
+        status = dedupe_->accept(u->update_id, conversation_of(u->chat_id), req.body, unix_now());
         store_result("accept", nullptr);
     } catch (const bot::store_error& e) {
         // A full disk or a broken file: refuse rather than acknowledge what could be lost.
@@ -202,6 +219,8 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
 
 std::size_t telegram_adapter::resume() {
     std::size_t n = 0;
+    if (cfg_.ack_after_turn)
+        return n; // no inbox: what got no 200 is redelivered by Telegram
     for (auto& p : dedupe_->unanswered()) {
         std::string error;
         auto u = parse_update(p.payload, error);
@@ -219,6 +238,55 @@ std::size_t telegram_adapter::resume() {
         count("resumed_update");
     bot::log::info("telegram.resumed", {{"updates", n}});
     return n;
+}
+
+// Acknowledges only once the turn is committed and its reply sent. Whatever fails before
+// that answers 503, and Telegram delivers the update again (to this or another instance).
+awaitable<http::http_response> telegram_adapter::handle_after_turn(parsed_update u) {
+    std::string conversation = conversation_of(u.chat_id);
+    auto claimed = update_dedupe::claim_result::repeat;
+    try {
+        claimed = dedupe_->claim(u.update_id, conversation, unix_now(), cfg_.claim_lease.count());
+    } catch (const bot::store_error& e) {
+        count("dedupe_failed");
+        log_dedupe_failed(e.what());
+        co_return retry_later("store_unavailable");
+    }
+    if (claimed == update_dedupe::claim_result::repeat) {
+        count("duplicate_update");
+        bot::log::info("telegram.duplicate_update", {{"update_id", u.update_id}});
+        co_return http::json_response(200, "{}");
+    }
+    if (claimed == update_dedupe::claim_result::busy) {
+        count("update_in_progress"); // another instance has it (or died holding it)
+        co_return retry_later("in_progress");
+    }
+    auto ex = co_await net::this_coro::executor;
+    std::int64_t chat = u.chat_id;
+    job j;
+    j.update = std::move(u);
+    j.done = std::make_shared<delivery>(ex);
+    j.ack_after_turn = true;
+    auto done = j.done;
+    auto update_id = j.update.update_id;
+    if (!enqueue(chat, std::move(j))) {
+        try {
+            dedupe_->release(update_id, conversation);
+        } catch (const bot::store_error&) {
+            // the claim lapses after its lease
+        }
+        co_return retry_later("busy");
+    }
+    // Waits at most half the lease: past it, 503 (the worker still confirms or releases,
+    // and the redelivery is answered from that).
+    net::steady_timer timer(ex, cfg_.claim_lease / 2);
+    auto r = co_await (done->ch.async_receive(use_tuple) || timer.async_wait(use_tuple));
+    if (r.index() != 0)
+        co_return retry_later("in_progress");
+    auto [ec, ok] = std::get<0>(r);
+    if (ec || !ok)
+        co_return retry_later("turn_failed");
+    co_return http::json_response(200, "{}");
 }
 
 void telegram_adapter::store_result(const char* what, const char* error) {
@@ -254,6 +322,47 @@ void telegram_adapter::mark_answered(std::int64_t update_id) {
         // The update stays "unanswered": a restart sends its reply again (at least once).
         store_result("answered", e.what());
     }
+}
+
+void telegram_adapter::forget_updates(std::int64_t chat_id) {
+    try {
+        dedupe_->forget(conversation_of(chat_id));
+    } catch (const bot::store_error& e) {
+        count("dedupe_failed");
+        bot::log::error("telegram.dedupe_forget_failed",
+                        {{"conversation", log_id(chat_id)}, {"error", e.what()}});
+    }
+}
+
+// What the update log learns once a job for an update is over.
+void telegram_adapter::finish_update(const job& j, outcome result) {
+    const auto& u = j.update;
+    if (j.ack_after_turn) {
+        // Committed and sent: redeliveries are repeats from now on. Anything else: released,
+        // so the redelivery (503 now) runs it, or finds the committed turn's reply.
+        try {
+            if (result == outcome::done)
+                dedupe_->confirm(u.update_id, conversation_of(u.chat_id), unix_now());
+            else
+                dedupe_->release(u.update_id, conversation_of(u.chat_id));
+        } catch (const bot::store_error& e) {
+            // The claim lapses; a redelivery then gets the stored reply again, never a
+            // second turn (the core's turns are idempotent by update id).
+            count("dedupe_failed");
+            log_dedupe_failed(e.what());
+        }
+    } else if (result == outcome::retry && stopping_) {
+        // Shutting down mid-outage: left unanswered, so the next start sends it.
+        count("reply_deferred");
+    } else {
+        if (result != outcome::done)
+            count("reply_dropped");
+        mark_answered(u.update_id);
+    }
+    // "Forget me" leaves no trace: the log of this chat's updates goes too (an update of
+    // the chat still waiting in the inbox keeps its record until it is answered).
+    if (j.forgotten)
+        forget_updates(u.chat_id);
 }
 
 bool telegram_adapter::queued(std::int64_t update_id) const {
@@ -359,7 +468,9 @@ awaitable<void> telegram_adapter::drain(std::int64_t chat_id) {
                 bot::log::error("telegram.update_failed",
                                 {{"conversation", log_id(chat_id)}, {"error", failure}});
             }
-            if (result != outcome::retry || round >= cfg_.outage_retry_rounds || stopping_)
+            // Acknowledging after the turn, Telegram's redelivery is the next round.
+            if (result != outcome::retry || j.ack_after_turn || round >= cfg_.outage_retry_rounds ||
+                stopping_)
                 break;
             count("send_retry_round");
             auto wait = std::min<std::chrono::milliseconds>(
@@ -368,18 +479,10 @@ awaitable<void> telegram_adapter::drain(std::int64_t chat_id) {
             net::steady_timer t(ex_, wait);
             co_await t.async_wait(use_tuple);
         }
+        if (!j.push)
+            finish_update(j, result);
         if (j.done)
             j.done->ch.try_send(boost::system::error_code{}, result == outcome::done);
-        if (!j.push) {
-            if (result == outcome::retry && stopping_) {
-                // Shutting down mid-outage: left unanswered, so the next start sends it.
-                count("reply_deferred");
-            } else {
-                if (result != outcome::done)
-                    count("reply_dropped");
-                mark_answered(j.update.update_id);
-            }
-        }
         std::lock_guard lock(mu_);
         if (!j.push)
             queued_.erase(j.update.update_id);
@@ -444,6 +547,9 @@ awaitable<telegram_adapter::outcome> telegram_adapter::answer_update(job& j, tim
             stats_->record_turn(channel, result.topic, secs, result.error);
         log_turn(u.chat_id, result, secs);
     }
+    if (result.error && j.ack_after_turn)
+        co_return outcome::failed; // nothing committed: 503, and the redelivery runs it again
+    j.forgotten = result.forgotten;
     if (result.reply.texts.empty() && result.reply.options.empty())
         co_return outcome::done; // answered long ago (later turns followed)
     j.reply = std::move(result.reply);

@@ -15,6 +15,13 @@
 // everything accepted or deliberately ignored, 503 (Telegram retries later) while shutting
 // down, when the chat's queue or all queues are full, or when the update log cannot be
 // written (disk full): a 503'd update is not lost, its redelivery is answered.
+//
+// With cfg.ack_after_turn (several instances on one Redis: `tandem serve` sets it for
+// store.kind "redis", docs/deployment.md) there is no inbox: an update is claimed in the
+// shared log and acknowledged only once its turn is committed and its reply sent; a failure
+// on the way (store, Bot API) releases the claim and answers 503, and an instance that dies
+// holding a claim loses nothing: the claim lapses and the redelivery is answered elsewhere,
+// with the stored reply when the turn had already been committed (idempotent turns).
 #pragma once
 
 #include "adapters/http/metrics.hpp"
@@ -83,6 +90,8 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
         std::optional<bot::outbound_message> reply; // the turn's reply, once it ran
         std::size_t sent = 0;                       // messages of the reply already sent
         bool callback_answered = false;
+        bool ack_after_turn = false; // done is told once the turn is committed, reply sent
+        bool forgotten = false;      // the turn forgot the conversation ("forget me")
     };
     // One attempt at a job: done (or deliberately not sent), failed for a passing reason
     // (worth another round), or failed for good.
@@ -101,7 +110,10 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
     awaitable<outcome> answer_update(job& j, time_point& last);
     awaitable<outcome> send_note(job& j, std::string text, time_point& last);
     awaitable<outcome> send_all(job& j, std::vector<nlohmann::json> messages, time_point& last);
+    awaitable<http::http_response> handle_after_turn(parsed_update u);
+    void finish_update(const job& j, outcome result);
     void mark_answered(std::int64_t update_id);
+    void forget_updates(std::int64_t chat_id);
     void store_result(const char* what, const char* error);
     void count(const char* event);
 

@@ -7,6 +7,7 @@ namespace tandem::adapters::telegram {
 telegram_config parse_telegram_config(const bot::config& cfg, const std::string& file,
                                       bot::diagnostics& diags) {
     telegram_config out;
+    out.ack_after_turn = cfg.store.kind == "redis"; // see below
     auto it = cfg.sections.find("telegram");
     if (it == cfg.sections.end())
         return out;
@@ -38,12 +39,39 @@ telegram_config parse_telegram_config(const bot::config& cfg, const std::string&
         "max_queued_per_chat", static_cast<std::int64_t>(out.max_queued_per_chat), 1, 10'000));
     out.max_pending = static_cast<std::size_t>(
         r.integer_or("max_pending", static_cast<std::int64_t>(out.max_pending), 1, 1'000'000));
+    // How an update is acknowledged follows the store (docs/hardening.md, "Faults and load"):
+    // one instance keeps a durable inbox in its SQLite file (or memory) and acknowledges at
+    // once; several instances on one Redis cannot finish each other's local inbox, so they
+    // acknowledge only after the turn (docs/deployment.md). Settings of the other mode are
+    // contradictions, named as such.
+    const bool shared = cfg.store.kind == "redis";
+    const std::string kind_note = "(this store is \"" + cfg.store.kind + "\")";
+    out.ack_after_turn = r.boolean_or("ack_after_turn", shared);
+    if (out.ack_after_turn != shared)
+        r.error("ack_after_turn", "config.bad_value",
+                shared ? "ack_after_turn cannot be false with store kind \"redis\": several "
+                         "instances cannot finish each other's inbox, so updates are "
+                         "acknowledged after their turn"
+                       : "ack_after_turn needs store kind \"redis\" (this store is \"" +
+                             cfg.store.kind +
+                             "\": it keeps a durable inbox and acknowledges at once)");
+    out.claim_lease =
+        std::chrono::seconds(r.integer_or("claim_lease_seconds", out.claim_lease.count(), 1, 3600));
+    if (r.has("claim_lease_seconds") && !shared)
+        r.error("claim_lease_seconds", "config.bad_value",
+                "claim_lease_seconds applies to store kind \"redis\" only " + kind_note);
     out.max_live_chats = static_cast<std::size_t>(r.integer_or(
         "max_live_chats", static_cast<std::int64_t>(out.max_live_chats), 1, 1'000'000));
     out.outage_retry_rounds =
         static_cast<int>(r.integer_or("outage_retry_rounds", out.outage_retry_rounds, 0, 1000));
     out.outage_backoff_max =
         ms(r.integer_or("outage_backoff_max_ms", out.outage_backoff_max.count(), 1, 3'600'000));
+    for (const char* key : {"outage_retry_rounds", "outage_backoff_max_ms"})
+        if (r.has(key) && shared)
+            r.error(key, "config.bad_value",
+                    std::string(key) +
+                        " does not apply to store kind \"redis\": an update whose reply could "
+                        "not be sent is answered 503 and Telegram's redelivery retries it");
     out.parse_mode = r.string_or("parse_mode", out.parse_mode);
     if (!out.parse_mode.empty() && out.parse_mode != "MarkdownV2")
         r.error("parse_mode", "telegram.parse_mode",

@@ -39,6 +39,13 @@ struct telegram_config {
     std::string parse_mode;         // "" = plain text (default) or "MarkdownV2"
     bool private_chats_only = true; // groups get a short pointer to a private chat
     std::vector<std::string> allowed_updates{"message", "callback_query"};
+    // Several instances on one shared store (store.kind "redis", docs/deployment.md): an
+    // update is acknowledged only once its turn is committed and its reply sent, so an
+    // instance that dies mid-turn loses nothing (Telegram redelivers what got no 200); no
+    // local inbox. Follows store.kind (the config may only repeat it). A claim on an update
+    // lapses after claim_lease.
+    bool ack_after_turn = false;
+    std::chrono::seconds claim_lease{60};
 
     // Resolved from the environment by resolve_secrets(); never read from the file.
     std::string token;

@@ -1,10 +1,21 @@
 // The Telegram update log: remembers which update_ids were accepted, so that an update
 // Telegram delivers again (it retries whenever it did not see a 2xx in time) never gets a
-// second reply, also across a restart of `tandem serve`; and, with SQLite, a durable inbox:
-// an update is recorded with its payload before the webhook acknowledges it and marked
-// answered once its reply was sent, so updates acknowledged but not yet answered when the
-// process died are answered after a restart (see docs/hardening.md, "Faults and load").
+// second reply, also across a restart of `tandem serve`. Each record knows the conversation
+// its update belongs to, so that forgetting a conversation ("forget me") removes its
+// records too.
+//
+// Two ways to use it, chosen by the store (docs/hardening.md, docs/deployment.md):
+// - One instance (store.kind "sqlite" or "memory"): a durable inbox. An update is recorded
+//   with its payload before the webhook acknowledges it and marked answered once its reply
+//   was sent, so updates acknowledged but not yet answered when the process died are
+//   answered after a restart (accept, answered, unanswered).
+// - Several instances on one Redis (store.kind "redis"): acknowledged after the turn. An
+//   update is claimed for a lease, confirmed once its turn is committed and its reply sent,
+//   released when that failed (claim, confirm, release); Telegram redelivers what got no
+//   200, to any instance, so no instance holds anything another one cannot finish.
 #pragma once
+
+#include "bot/conversation_store.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -27,31 +38,59 @@ struct pending_update {
 };
 
 // Thread-safe. Every method throws bot::store_error when a persistent store cannot be
-// read or written (disk full, file gone); nothing is half-recorded then.
+// read or written (disk full, file gone, Redis unreachable); nothing is half-recorded then.
 class update_dedupe {
   public:
     virtual ~update_dedupe() = default;
-    // Records update_id (with its raw payload, kept until it is answered) at `now` (unix
-    // seconds) unless it was seen before; durable when it returns. Says which it was.
-    virtual update_status accept(std::int64_t update_id, std::string_view payload,
-                                 std::int64_t now) = 0;
+
+    // --- The inbox (one instance) ---
+    // Records update_id of conversation (the chat id as text; empty for updates of no chat),
+    // with its raw payload (kept until it is answered), at `now` (unix seconds) unless it
+    // was seen before; durable when it returns. Says which it was.
+    virtual update_status accept(std::int64_t update_id, const std::string& conversation,
+                                 std::string_view payload, std::int64_t now) = 0;
+    update_status accept(std::int64_t update_id, std::string_view payload, std::int64_t now) {
+        return accept(update_id, std::string(), payload, now);
+    }
     // The update was answered: its payload is dropped; the id is remembered.
     virtual void answered(std::int64_t update_id) = 0;
     // Updates accepted but not answered, oldest first (for the start-up replay).
     virtual std::vector<pending_update> unanswered() = 0;
-    // Ids currently remembered.
-    virtual std::size_t size() = 0;
     // Makes (and takes back) a write the size of an update: throws bot::store_error when an
     // update could not be recorded now (readiness while the store was failing).
     virtual void probe(std::int64_t now) { (void)now; }
 
     // Records update_id as seen and answered: true the first time, false for a repeat.
-    bool first_time(std::int64_t update_id, std::int64_t now) {
-        if (accept(update_id, {}, now) != update_status::fresh)
+    virtual bool first_time(std::int64_t update_id, const std::string& conversation,
+                            std::int64_t now) {
+        if (accept(update_id, conversation, {}, now) != update_status::fresh)
             return false;
         answered(update_id);
         return true;
     }
+    bool first_time(std::int64_t update_id, std::int64_t now) {
+        return first_time(update_id, std::string(), now);
+    }
+
+    // Deletes the answered records of a conversation (an update still waiting for its answer
+    // keeps its record until answered; Redis holds no such thing and deletes them all);
+    // returns how many went.
+    virtual std::size_t forget(const std::string& conversation) = 0;
+    // Ids currently remembered.
+    virtual std::size_t size() = 0;
+
+    // --- Acknowledging after the turn (several instances behind a load balancer) ---
+    // An update is claimed for a while (lease_seconds), then confirmed once its turn is
+    // committed and its reply sent, or released when that failed (so Telegram's redelivery
+    // is answered). A claim that is neither confirmed nor released (the instance died)
+    // lapses after the lease, and the redelivery is answered by another instance.
+    enum class claim_result { first, repeat, busy };
+    // first: claimed now; repeat: already answered; busy: claimed by someone else.
+    virtual claim_result claim(std::int64_t update_id, const std::string& conversation,
+                               std::int64_t now, std::int64_t lease_seconds);
+    virtual void confirm(std::int64_t update_id, const std::string& conversation, std::int64_t now);
+    // Removes the record of update_id (claimed or not).
+    virtual void release(std::int64_t update_id, const std::string& conversation) = 0;
 };
 
 // The last `window` ids, in memory (tests, and store.kind "memory"; nothing survives a
@@ -66,5 +105,14 @@ std::shared_ptr<update_dedupe> make_memory_dedupe(std::size_t window);
 std::shared_ptr<update_dedupe> make_sqlite_dedupe(const std::string& path,
                                                   std::int64_t retention_seconds = 2 * 86400,
                                                   std::int64_t max_bytes = 0);
+
+// In Redis, shared by every instance of tandem (store.kind "redis"): one key per update,
+// key_prefix + "tg:u:" + update_id, set with SET NX EX retention_seconds (Redis expires it),
+// and per conversation a set key_prefix + "tg:chat:" + conversation of its update ids, so
+// forget() finds them. Payloads are never kept (no inbox: with several instances the
+// acknowledgement waits for the turn instead), so unanswered() is always empty. Does not
+// connect until first used.
+std::shared_ptr<update_dedupe> make_redis_dedupe(const bot::redis_options& options,
+                                                 std::int64_t retention_seconds = 2 * 86400);
 
 } // namespace tandem::adapters::telegram

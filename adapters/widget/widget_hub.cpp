@@ -141,6 +141,72 @@ void widget_hub::set_typing(session& s, int delta) {
         broadcast(s, {{"type", "typing"}, {"on", is}});
 }
 
+std::optional<widget_hub::snapshot> widget_hub::take_snapshot(const session& s) const {
+    if (!backup_)
+        return std::nullopt;
+    nlohmann::json seen = nlohmann::json::array();
+    for (const auto& id : s.seen_order)
+        if (auto it = s.seen.find(id); it != s.seen.end())
+            seen.push_back({id, it->second});
+    nlohmann::json d = {{"conversation_id", s.conversation_id},
+                        {"language", s.language},
+                        {"next_seq", s.next_seq},
+                        {"history", nlohmann::json(s.history)},
+                        {"seen", std::move(seen)},
+                        {"options", options_json(s.options)},
+                        {"last_active", s.last_active}};
+    return snapshot{s.id, s.next_seq, d.dump()};
+}
+
+void widget_hub::save_snapshot(const std::optional<snapshot>& snap) {
+    if (!snap || !backup_)
+        return;
+    try {
+        backup_->save(snap->id, snap->next_seq, snap->data, cfg_.session_idle_seconds);
+    } catch (const bot::store_error& e) {
+        // The session goes on here; only a resume on another instance would miss this.
+        bot::log::warn("widget.backup_failed", {{"error", e.what()}});
+    }
+}
+
+void widget_hub::erase_backup(const std::string& session_id) {
+    if (!backup_)
+        return;
+    try {
+        backup_->erase(session_id);
+    } catch (const bot::store_error& e) {
+        // It expires after session_idle_seconds anyway.
+        bot::log::warn("widget.backup_failed", {{"error", e.what()}});
+    }
+}
+
+std::shared_ptr<widget_hub::session> widget_hub::restore(const std::string& session_id,
+                                                         const std::string& data) {
+    auto d = nlohmann::json::parse(data, nullptr, false);
+    if (!d.is_object())
+        return nullptr;
+    try {
+        auto s = std::make_shared<session>();
+        s->id = session_id;
+        s->conversation_id = d.at("conversation_id").get<std::string>();
+        s->language = d.value("language", "");
+        s->next_seq = d.at("next_seq").get<std::uint64_t>();
+        for (const auto& f : d.at("history"))
+            s->history.push_back(f);
+        for (const auto& e : d.at("seen")) {
+            auto id = e.at(0).get<std::string>();
+            s->seen[id] = e.at(1).get<std::uint64_t>();
+            s->seen_order.push_back(id);
+        }
+        for (const auto& o : d.at("options"))
+            s->options.push_back({o.at("id").get<std::string>(), o.at("label").get<std::string>()});
+        s->last_active = now_();
+        return s;
+    } catch (const std::exception&) {
+        return nullptr;
+    }
+}
+
 widget_hub::opened widget_hub::start(const std::string& language, std::shared_ptr<subscriber> sub) {
     std::unique_lock lock(mu_);
     if (sessions_.size() >= cfg_.max_sessions) {
@@ -164,13 +230,34 @@ widget_hub::opened widget_hub::start(const std::string& language, std::shared_pt
         s->subs.push_back(std::move(sub));
     bot::log::debug("widget.session_started",
                     {{"conversation", bot::log::log_id("widget", s->conversation_id)}});
+    auto snap = take_snapshot(*s);
+    lock.unlock();
+    save_snapshot(snap);
     return out;
 }
 
 widget_hub::opened widget_hub::resume(const std::string& session_id, std::uint64_t last_seq,
                                       std::shared_ptr<subscriber> sub, bool announce) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = sessions_.find(session_id);
+    if (it == sessions_.end() && backup_) {
+        // Not here: maybe started on another instance that went away.
+        lock.unlock();
+        std::optional<std::string> data;
+        try {
+            data = backup_->load(session_id);
+        } catch (const bot::store_error& e) {
+            bot::log::warn("widget.backup_failed", {{"error", e.what()}});
+        }
+        auto restored = data ? restore(session_id, *data) : nullptr;
+        lock.lock();
+        it = sessions_.find(session_id);
+        if (it == sessions_.end() && restored) {
+            by_conversation_[restored->conversation_id] = session_id;
+            it = sessions_.emplace(session_id, std::move(restored)).first;
+            bot::log::info("widget.session_restored", {});
+        }
+    }
     if (it == sessions_.end())
         return {"unknown_session", {}};
     auto& s = *it->second;
@@ -211,7 +298,7 @@ void widget_hub::detach(const std::string& session_id, const subscriber* sub) {
 widget_hub::accepted widget_hub::accept(const std::string& session_id,
                                         const std::string& client_msg_id, const std::string& text,
                                         const std::string& option_id) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     accepted out;
     auto it = sessions_.find(session_id);
     if (it == sessions_.end()) {
@@ -269,6 +356,9 @@ widget_hub::accepted widget_hub::accept(const std::string& session_id,
     out.turn.platform_message_id = client_msg_id;
     out.turn.language = s.language;
     out.turn.timestamp = now;
+    auto snap = take_snapshot(s);
+    lock.unlock();
+    save_snapshot(snap);
     return out;
 }
 
@@ -281,7 +371,7 @@ boost::asio::awaitable<void> widget_hub::run(std::string session_id, bot::inboun
         r.error = true;
         r.reply.texts = {"Sorry, something went wrong on my side. Could you say that again?"};
     }
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto it = sessions_.find(session_id);
     if (it == sessions_.end())
         co_return; // forgotten while the turn ran
@@ -298,6 +388,8 @@ boost::asio::awaitable<void> widget_hub::run(std::string session_id, bot::inboun
         }
         by_conversation_.erase(s.conversation_id);
         sessions_.erase(it);
+        lock.unlock();
+        erase_backup(session_id);
         co_return;
     }
     nlohmann::json bot = {{"type", "bot"},
@@ -308,6 +400,9 @@ boost::asio::awaitable<void> widget_hub::run(std::string session_id, bot::inboun
     s.options = r.reply.options;
     append(s, std::move(bot));
     set_typing(s, -1);
+    auto snap = take_snapshot(s);
+    lock.unlock();
+    save_snapshot(snap);
 }
 
 boost::asio::awaitable<bool> widget_hub::forget(std::string session_id) {
@@ -328,6 +423,7 @@ boost::asio::awaitable<bool> widget_hub::forget(std::string session_id) {
         by_conversation_.erase(s.conversation_id);
         sessions_.erase(it);
     }
+    erase_backup(session_id);
     co_await service_.forget(ref);
     bot::log::info("widget.forgotten",
                    {{"conversation", bot::log::log_id("widget", ref.conversation_id)}});
@@ -337,7 +433,7 @@ boost::asio::awaitable<bool> widget_hub::forget(std::string session_id) {
 bool widget_hub::deliver(const bot::conversation_ref& ref, const bot::outbound_message& msg) {
     if (ref.channel != "widget")
         return false;
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     auto c = by_conversation_.find(ref.conversation_id);
     if (c == by_conversation_.end())
         return false;
@@ -351,6 +447,9 @@ bool widget_hub::deliver(const bot::conversation_ref& ref, const bot::outbound_m
                {"options", options_json(msg.options)},
                {"end", msg.end},
                {"checkin", true}});
+    auto snap = take_snapshot(s);
+    lock.unlock();
+    save_snapshot(snap);
     return true;
 }
 

@@ -4,10 +4,13 @@
 // conversation in which every message carries the session's next seq, the client message
 // ids it has seen (so a resent message is not processed twice) and the connections
 // listening to it. Resuming with the last seq a client saw replays exactly the messages it
-// missed. Sessions live in memory: a restart, "forget me" or idle expiry ends them.
+// missed. Sessions live in memory: a restart, "forget me" or idle expiry ends them; with a
+// session_backup (several instances on one Redis) a session also resumes on another
+// instance after its own went away.
 // Thread-safe.
 #pragma once
 
+#include "adapters/widget/session_backup.hpp"
 #include "adapters/widget/widget_config.hpp"
 #include "bot/checkins.hpp"
 #include "bot/message.hpp"
@@ -20,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -96,6 +100,9 @@ class widget_hub {
     // Detaches every subscriber (shutdown).
     void close_all();
 
+    // Keeps every session's resume data in b as well (set before the hub is used).
+    void set_backup(std::shared_ptr<session_backup> b) { backup_ = std::move(b); }
+
     hub_stats stats() const;
     const widget_config& config() const { return cfg_; }
 
@@ -107,6 +114,15 @@ class widget_hub {
     std::uint64_t append(session& s, nlohmann::json frame);
     void broadcast(session& s, const nlohmann::json& frame);
     void set_typing(session& s, int delta);
+    struct snapshot {
+        std::string id;
+        std::uint64_t next_seq = 0;
+        std::string data;
+    };
+    std::optional<snapshot> take_snapshot(const session& s) const; // with mu_ held
+    void save_snapshot(const std::optional<snapshot>& snap);       // without mu_
+    void erase_backup(const std::string& session_id);              // without mu_
+    std::shared_ptr<session> restore(const std::string& session_id, const std::string& data);
 
     widget_config cfg_;
     bot::turn_service& service_;
@@ -115,6 +131,7 @@ class widget_hub {
     mutable std::mutex mu_;
     std::unordered_map<std::string, std::shared_ptr<session>> sessions_;
     std::unordered_map<std::string, std::string> by_conversation_; // conversation id -> session
+    std::shared_ptr<session_backup> backup_;
 };
 
 // The widget's proactive_sink: check-ins reach the session (shown at once when a widget is

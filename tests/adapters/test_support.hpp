@@ -100,6 +100,7 @@ class fake_turn_service : public bot::turn_service {
     std::chrono::milliseconds delay{0};
     std::atomic<bool> hold{false}; // while true, turns wait (a core that is busy)
     std::string topic = "test_topic";
+    bool slash_forget_forgets = false; // "/forget" reports the conversation forgotten
 
     awaitable<bot::turn_result> handle(bot::inbound_message msg) override {
         {
@@ -114,6 +115,7 @@ class fake_turn_service : public bot::turn_service {
         r.reply = reply_for(msg);
         r.intent = "test_intent";
         r.topic = topic;
+        r.forgotten = slash_forget_forgets && msg.text == "/forget";
         co_return r;
     }
     awaitable<bool> forget(bot::conversation_ref ref) override {

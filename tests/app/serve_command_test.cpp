@@ -334,3 +334,46 @@ TEST_CASE("serve: config/serve.example.json is a complete config without problem
     CHECK(discord.inline_wait == tandem::adapters::discord::discord_config{}.inline_wait);
     CHECK(cfg->store.kind == "sqlite");
 }
+
+TEST_CASE("serve: how Telegram updates are acknowledged follows the store, and settings that "
+          "contradict it are named",
+          "[serve][config][redis]") {
+    auto check = [](const std::string& text, std::string* problems) {
+        tandem::bot::diagnostics diags;
+        auto cfg =
+            tandem::bot::parse_config(json::parse(text, nullptr, true, true), "t.json", diags);
+        auto tg = tandem::adapters::telegram::parse_telegram_config(cfg, "t.json", diags);
+        *problems = diags.to_string();
+        return tg;
+    };
+    std::string p;
+    // One instance: the durable inbox, acknowledged at once.
+    CHECK_FALSE(check(R"({"telegram": {}})", &p).ack_after_turn);
+    CHECK(p.empty());
+    CHECK_FALSE(check(R"({"store": {"kind": "memory"}, "telegram": {}})", &p).ack_after_turn);
+    CHECK(p.empty());
+    // Several instances on Redis: after the turn; saying so is fine.
+    auto shared = check(R"({"store": {"kind": "redis"}, "telegram": {"ack_after_turn": true,
+        "claim_lease_seconds": 30}})",
+                        &p);
+    CHECK(p.empty());
+    CHECK(shared.ack_after_turn);
+    CHECK(shared.claim_lease == std::chrono::seconds(30));
+    CHECK(check(R"({"store": {"kind": "redis"}})", &p).ack_after_turn);
+    // Contradictions.
+    check(R"({"telegram": {"ack_after_turn": true}})", &p);
+    CHECK(p.find("/telegram/ack_after_turn: config.bad_value: ack_after_turn needs store kind "
+                 "\"redis\" (this store is \"sqlite\"") != std::string::npos);
+    check(R"({"store": {"kind": "redis"}, "telegram": {"ack_after_turn": false}})", &p);
+    CHECK(p.find("/telegram/ack_after_turn: config.bad_value: ack_after_turn cannot be false "
+                 "with store kind \"redis\"") != std::string::npos);
+    check(R"({"store": {"kind": "memory"}, "telegram": {"claim_lease_seconds": 60}})", &p);
+    CHECK(p.find("/telegram/claim_lease_seconds: config.bad_value: claim_lease_seconds applies "
+                 "to store kind \"redis\" only (this store is \"memory\")") != std::string::npos);
+    check(R"({"store": {"kind": "redis"}, "telegram": {"outage_retry_rounds": 3}})", &p);
+    CHECK(p.find("/telegram/outage_retry_rounds: config.bad_value: outage_retry_rounds does not "
+                 "apply to store kind \"redis\"") != std::string::npos);
+    check(R"({"store": {"kind": "redis", "max_bytes": 100000}})", &p);
+    CHECK(p.find("/store/max_bytes: config.bad_value: max_bytes applies to store kind "
+                 "\"sqlite\" only") != std::string::npos);
+}

@@ -46,6 +46,49 @@ TEST_CASE("config: every bad value is reported with its path", "[config]") {
     CHECK(d.size() == 6);
 }
 
+TEST_CASE("config: a Redis store is read with every field", "[config][redis]") {
+    bot::config c;
+    auto d = parse(R"({"store": {"kind": "redis", "unix_socket": "/run/redis/redis.sock",
+        "database": 3, "key_prefix": "bot1:", "password_env": "TANDEM_REDIS_PASSWORD",
+        "connect_timeout_ms": 500, "command_timeout_ms": 1500, "pool_size": 4}})",
+                   &c);
+    INFO(d.to_string());
+    CHECK(d.empty());
+    CHECK(c.store.kind == "redis");
+    CHECK(c.store.unix_socket == "/run/redis/redis.sock");
+    CHECK(c.store.database == 3);
+    CHECK(c.store.key_prefix == "bot1:");
+    CHECK(c.store.password_env == "TANDEM_REDIS_PASSWORD");
+    CHECK(c.store.connect_timeout_ms == 500);
+    CHECK(c.store.command_timeout_ms == 1500);
+    CHECK(c.store.pool_size == 4);
+    CHECK(parse(R"({"store": {"kind": "redis", "host": "10.0.0.5", "port": 6380}})", &c).empty());
+    CHECK(c.store.host == "10.0.0.5");
+    CHECK(c.store.port == 6380);
+}
+
+TEST_CASE("config: Redis store mistakes are reported with their paths", "[config][redis]") {
+    auto d = parse(R"({"store": {"kind": "redis", "host": "", "port": 70000,
+        "unix_socket": "/tmp/r.sock", "password_env": "", "file": "x.sqlite",
+        "command_timeout_ms": 0, "passwrd": "hunter2"}})");
+    auto s = d.to_string();
+    INFO(s);
+    CHECK(s.find("/store/host: config.bad_value: host cannot be empty") != std::string::npos);
+    CHECK(s.find("/store/port: schema.range") != std::string::npos);
+    CHECK(s.find("/store/unix_socket: config.bad_value: give either unix_socket or host/port") !=
+          std::string::npos);
+    CHECK(s.find("/store/password_env: config.bad_value") != std::string::npos);
+    CHECK(s.find("/store/file: config.bad_value: file applies to store kind \"sqlite\" only") !=
+          std::string::npos);
+    CHECK(s.find("/store/command_timeout_ms: schema.range") != std::string::npos);
+    CHECK(s.find("/store/passwrd: schema.unknown_key") != std::string::npos);
+    CHECK(d.size() == 7);
+    // Redis fields on an SQLite store are a mistake too.
+    auto d2 = parse(R"({"store": {"kind": "sqlite", "host": "redis.internal"}})");
+    CHECK(d2.to_string().find("/store/host: config.bad_value: host applies to store kind "
+                              "\"redis\" only (this store is \"sqlite\")") != std::string::npos);
+}
+
 TEST_CASE("config: channel sections are passed on for their adapters", "[config]") {
     bot::config c;
     CHECK(parse(R"({"server": {"listen": "127.0.0.1:8080"}})", &c).empty());

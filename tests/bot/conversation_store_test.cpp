@@ -15,48 +15,8 @@
 
 using namespace tandem;
 
-namespace {
-// The same contract for every store.
-void conformance(bot::conversation_store& s) {
-    CHECK_FALSE(s.load("a").has_value());
-    s.save("a", R"({"x":1})", 100);
-    s.save("b", R"({"x":2})", 200);
-    CHECK(s.load("a").value() == R"({"x":1})");
-    s.save("a", R"({"x":3})", 300);
-    CHECK(s.load("a").value() == R"({"x":3})");
-    CHECK(s.size() == 2);
-    CHECK(s.erase_idle_before(250) == 1); // b (200) goes, a (300) stays
-    CHECK_FALSE(s.load("b").has_value());
-    CHECK(s.erase("a"));
-    CHECK_FALSE(s.erase("a"));
-    CHECK(s.size() == 0);
-    std::string weird = "telegram:\xD7\xA9'\"; DROP TABLE conversations; --";
-    s.save(weird, "{}", 1);
-    CHECK(s.load(weird).value() == "{}");
-}
-} // namespace
-
-TEST_CASE("store: memory store conformance", "[store]") {
-    auto s = bot::make_memory_store();
-    conformance(*s);
-}
-
-TEST_CASE("store: sqlite store conformance", "[store]") {
-    test::temp_dir tmp;
-    auto s = bot::make_sqlite_store((tmp.path() / "state.sqlite").string());
-    conformance(*s);
-}
-
-TEST_CASE("store: sqlite keeps state across reopening the file", "[store]") {
-    test::temp_dir tmp;
-    auto path = (tmp.path() / "data" / "state.sqlite").string();
-    {
-        auto s = bot::make_sqlite_store(path);
-        s->save("console:local", R"({"kept":true})", 42);
-    }
-    auto s = bot::make_sqlite_store(path);
-    CHECK(s->load("console:local").value() == R"({"kept":true})");
-}
+// The contract every store keeps (memory, SQLite, Redis) is in store_conformance_test.cpp;
+// what is particular to SQLite is here.
 
 TEST_CASE("store: sqlite file and folder are owner-only", "[store][privacy]") {
     test::temp_dir tmp;
@@ -217,4 +177,29 @@ TEST_CASE("store: the check-in store is owner-only and fails cleanly on a bad fi
     }
     // (Under AddressSanitizer this also proves the half-opened connection is closed.)
     CHECK_THROWS_AS(bot::make_sqlite_checkin_store(garbage.string()), bot::store_error);
+}
+
+TEST_CASE("store: an SQLite file from before versions opens, and its rows start at version 1",
+          "[store]") {
+    test::temp_dir tmp;
+    auto path = (tmp.path() / "old.sqlite").string();
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+        const char* sql = "CREATE TABLE conversations (key TEXT PRIMARY KEY, state TEXT NOT NULL,"
+                          " last_active INTEGER NOT NULL);"
+                          "INSERT INTO conversations VALUES ('console:local', '{\"old\":1}', 5);";
+        REQUIRE(sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    auto s = bot::make_sqlite_store(path);
+    auto got = s->load_versioned("console:local");
+    REQUIRE(got.has_value());
+    CHECK(got->json == R"({"old":1})");
+    CHECK(got->version == 1);
+    CHECK_FALSE(s->save_if("console:local", "{}", 6, 0).has_value());
+    CHECK(s->save_if("console:local", R"({"new":1})", 6, 1) == std::optional<std::uint64_t>(2));
+    // Opening it again does not migrate twice.
+    auto again = bot::make_sqlite_store(path);
+    CHECK(again->load_versioned("console:local").value().version == 2);
 }

@@ -379,6 +379,42 @@ TEST_CASE("telegram: a redelivered update after a restart is not answered again"
     CHECK(second.api.count() == 0);
 }
 
+TEST_CASE("telegram: forget me removes the chat's update records from the SQLite inbox",
+          "[telegram][privacy]") {
+    temp_dir tmp;
+    auto dedupe = tg::make_sqlite_dedupe((tmp.path() / "tandem.sqlite").string());
+    telegram_env env({}, dedupe);
+    env.core.slash_forget_forgets = true;
+    auto message = [](std::int64_t update_id, std::int64_t chat, const std::string& text) {
+        json u = json::parse(fixture("message_text.json"));
+        u["update_id"] = update_id;
+        u["message"]["chat"]["id"] = chat;
+        u["message"]["text"] = text;
+        return u.dump();
+    };
+    const std::vector<std::string> before = {message(71, 5001, "hello"),
+                                             message(72, 5002, "someone else"),
+                                             message(73, 5001, "i need some space")};
+    const std::string forget = message(74, 5001, "/forget");
+    run_test(env.ioc, [&]() -> awaitable<void> {
+        for (const auto& body : before) {
+            auto r = co_await env.post(body);
+            CHECK(r.response.status == 200);
+        }
+        co_await env.settle();
+        CHECK(dedupe->size() == 3);
+        auto r = co_await env.post(forget);
+        CHECK(r.response.status == 200);
+        co_await env.settle();
+    });
+    CHECK(env.api.calls_named("sendMessage").size() == 4); // the forget me reply went out
+    // Nothing says chat 5001 ever wrote: its ids, the /forget one too, are gone.
+    CHECK(dedupe->size() == 1);
+    CHECK(dedupe->unanswered().empty());
+    CHECK(dedupe->first_time(72, 0) == false); // the other chat keeps its record
+    CHECK(dedupe->first_time(73, 0) == true);
+}
+
 TEST_CASE("telegram: bad input is 4xx at the webhook, never a turn", "[telegram]") {
     telegram_env env;
     json no_chat = json::parse(fixture("message_text.json"));
