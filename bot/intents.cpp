@@ -238,6 +238,9 @@ struct intent_matcher::set_holder {
     std::vector<std::shared_ptr<const re2::RE2>> singles;
     std::once_flag singles_once;
     std::vector<char> dead; // by entry: reported too broad after the Set compiled; ignored
+    // By intent, by pattern: its entry, or -1 when it was not compiled. Captures are taken
+    // only from the winner's patterns that matched (their entries are among the hits).
+    std::vector<std::vector<int>> pattern_entry;
 };
 
 namespace {
@@ -521,8 +524,10 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         h.slots.push_back(s);
         return true;
     };
+    h.pattern_entry.resize(intents_.size());
     for (std::size_t i = 0; i < intents_.size(); ++i) {
         auto& d = intents_[i];
+        h.pattern_entry[i].assign(d.patterns.size(), -1);
         if (!d.id.empty()) {
             auto [it, fresh] = by_id_.emplace(d.id, i);
             if (!fresh)
@@ -600,6 +605,8 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
             }
             if (pat && single && !single->NamedCapturingGroups().empty())
                 pat->capture_re = single;
+            if (pat)
+                h.pattern_entry[i][static_cast<std::size_t>(pat - d.patterns.data())] = entry;
             entries_.push_back({i, weight});
             h.sources.push_back(src);
             h.singles.push_back(std::move(single));
@@ -675,6 +682,10 @@ classification intent_matcher::classify(std::string_view text) const {
 }
 
 classification intent_matcher::classify_normalized(std::string normalized) const {
+    return match(std::move(normalized), true);
+}
+
+classification intent_matcher::match(std::string normalized, bool captures) const {
     // Scratch lists per thread, reused: classification runs on every message and should not
     // allocate for them.
     thread_local std::vector<int> hits, found, seen_alts;
@@ -728,7 +739,7 @@ classification intent_matcher::classify_normalized(std::string normalized) const
             if (!h.dead[k] && re2::RE2::PartialMatch(normalized, *all[k]))
                 hits.push_back(static_cast<int>(k));
     }
-    return rank(std::move(normalized), hits);
+    return rank(std::move(normalized), hits, captures);
 }
 
 classification intent_matcher::test_classify_one_by_one(std::string_view text) const {
@@ -738,10 +749,11 @@ classification intent_matcher::test_classify_one_by_one(std::string_view text) c
     for (std::size_t k = 0; k < all.size(); ++k)
         if (!set_->dead[k] && re2::RE2::PartialMatch(n, *all[k]))
             hits.push_back(static_cast<int>(k));
-    return rank(std::move(n), hits);
+    return rank(std::move(n), hits, true);
 }
 
-classification intent_matcher::rank(std::string normalized, const std::vector<int>& hits) const {
+classification intent_matcher::rank(std::string normalized, const std::vector<int>& hits,
+                                    bool captures) const {
     classification c;
     c.normalized = std::move(normalized);
     if (hits.empty())
@@ -806,9 +818,19 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
         }
     }
     c.confidence = static_cast<double>(s1) / static_cast<double>(s1 + s2);
-    // Captures: only the winner's patterns that have named groups, first match wins.
-    for (const auto& p : win.patterns) {
+    // Captures: only the winner's patterns that have named groups, first match wins. A
+    // pattern that did not match (its entry is not among the hits, which are sorted) is
+    // skipped without running it; one reported too broad is still tried, as before.
+    if (!captures)
+        return c;
+    const auto& win_entries = set_->pattern_entry[tallies.front().intent];
+    for (std::size_t k = 0; k < win.patterns.size(); ++k) {
+        const auto& p = win.patterns[k];
         if (!p.capture_re)
+            continue;
+        const int e = win_entries[k];
+        if (e >= 0 && !set_->dead[static_cast<std::size_t>(e)] &&
+            !std::binary_search(hits.begin(), hits.end(), e))
             continue;
         const auto& re = *p.capture_re;
         int n = re.NumberOfCapturingGroups();
@@ -828,7 +850,7 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
 void intent_matcher::self_test(diagnostics& diags) const {
     for (const auto& d : intents_) {
         for (std::size_t k = 0; k < d.examples.size(); ++k) {
-            auto c = classify(d.examples[k]);
+            auto c = match(normalize(d.examples[k]), false); // (captures are not needed)
             std::string ptr = d.pointer + "/examples/" + std::to_string(k);
             if (!c.has(d.id))
                 diags.add(d.file, ptr, "intent.example_not_matched",
@@ -840,7 +862,7 @@ void intent_matcher::self_test(diagnostics& diags) const {
                               c.intent + "\" wins");
         }
         for (std::size_t k = 0; k < d.counterexamples.size(); ++k) {
-            auto c = classify(d.counterexamples[k]);
+            auto c = match(normalize(d.counterexamples[k]), false);
             if (c.has(d.id))
                 diags.add(d.file, d.pointer + "/counterexamples/" + std::to_string(k),
                           "intent.counterexample_matched",

@@ -106,7 +106,10 @@ class intent_matcher {
         std::size_t intent;
         int weight; // 0 for an exclude pattern
     };
-    classification rank(std::string normalized, const std::vector<int>& hits) const;
+    // classify_normalized; `captures` false skips the winner's named groups (self-test).
+    classification match(std::string normalized, bool captures) const;
+    // `hits`: matched entries, sorted and unique.
+    classification rank(std::string normalized, const std::vector<int>& hits, bool captures) const;
     // Every pattern compiled alone, by entry (compiled on first use: only the one-by-one
     // baseline and the out-of-memory fallback need them all).
     const std::vector<std::shared_ptr<const re2::RE2>>& singles() const;

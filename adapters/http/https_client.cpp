@@ -13,6 +13,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -85,6 +88,26 @@ struct connection {
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
 
+// Whether an idle pooled connection still looks usable: nothing buffered, and the socket
+// has neither data nor end-of-stream waiting (a server that closed it while idle, or sent
+// anything unasked, makes it unusable). A non-blocking peek; never waits.
+bool idle_connection_alive(connection& c) {
+    if (c.buffer.size() != 0)
+        return false;
+    auto& sock = c.lowest().socket();
+    if (!sock.is_open())
+        return false;
+    char byte = 0;
+    ssize_t n = ::recv(sock.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// Methods a client may send again without changing the outcome (RFC 9110 §9.2.2).
+bool is_idempotent(std::string_view method) {
+    return method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+           method == "OPTIONS";
+}
+
 bool is_stale_connection_error(const boost::system::error_code& ec) {
     return ec == bhttp::error::end_of_stream || ec == net::error::eof ||
            ec == net::error::connection_reset || ec == net::error::broken_pipe ||
@@ -124,19 +147,25 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
         std::lock_guard lock(mu);
         auto& v = idle[key];
         auto now = std::chrono::steady_clock::now();
-        while (!v.empty()) {
+        while (!v.empty()) { // newest first; the rest stay for the next request
             auto c = std::move(v.back());
             v.pop_back();
-            if (now - c->last_used < opts.idle_timeout)
+            if (now - c->last_used < opts.idle_timeout && idle_connection_alive(*c))
                 return c;
         }
         return nullptr;
     }
 
     void put_idle(const std::string& key, std::unique_ptr<connection> c) {
-        c->last_used = std::chrono::steady_clock::now();
+        auto now = std::chrono::steady_clock::now();
+        c->last_used = now;
         std::lock_guard lock(mu);
         auto& v = idle[key];
+        // Oldest first: close those idle too long, so they do not linger until a next request.
+        std::size_t expired = 0;
+        while (expired < v.size() && now - v[expired]->last_used >= opts.idle_timeout)
+            ++expired;
+        v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(expired));
         if (v.size() < opts.max_idle_per_host)
             v.push_back(std::move(c));
     }
@@ -186,10 +215,11 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
     template <class Stream>
     awaitable<boost::system::error_code> exchange(Stream& s, connection& c,
                                                   bhttp::request<bhttp::string_body>& req,
-                                                  client_response& out, bool& keep) {
+                                                  client_response& out, bool& keep, bool& written) {
         auto [wec, wn] = co_await bhttp::async_write(s, req, use_tuple);
         if (wec)
             co_return wec;
+        written = true;
         bhttp::response_parser<bhttp::string_body> parser;
         parser.body_limit(opts.max_response_bytes);
         auto [rec, rn] = co_await bhttp::async_read(s, c.buffer, parser, use_tuple);
@@ -200,7 +230,7 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
         for (const auto& f : res)
             out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
         out.body = std::move(res.body());
-        keep = res.keep_alive();
+        keep = res.keep_alive() && !res.need_eof();
         co_return boost::system::error_code{};
     }
 
@@ -241,9 +271,9 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
             }
             conn->lowest().expires_at(deadline);
             client_response out;
-            bool keep = false;
-            auto ec = conn->tls ? co_await exchange(*conn->tls, *conn, req, out, keep)
-                                : co_await exchange(*conn->plain, *conn, req, out, keep);
+            bool keep = false, written = false;
+            auto ec = conn->tls ? co_await exchange(*conn->tls, *conn, req, out, keep, written)
+                                : co_await exchange(*conn->plain, *conn, req, out, keep, written);
             if (!ec) {
                 conn->lowest().expires_never();
                 if (keep)
@@ -251,8 +281,10 @@ struct http_client::impl : std::enable_shared_from_this<impl> {
                 result.response = std::move(out);
                 co_return result;
             }
-            // A pooled connection the server closed meanwhile: try once more on a new one.
-            if (reused && is_stale_connection_error(ec) &&
+            // A pooled connection the server closed meanwhile: try once more on a new one, if
+            // that cannot apply the request twice (it was not fully sent, or sending it again
+            // changes nothing). Otherwise the caller's retry policy decides.
+            if (reused && is_stale_connection_error(ec) && (!written || is_idempotent(r.method)) &&
                 std::chrono::steady_clock::now() < deadline)
                 continue;
             result.ec = ec;
