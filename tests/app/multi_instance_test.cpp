@@ -6,6 +6,7 @@
 // delivered exactly once, every turn applied exactly once. Nothing leaves this machine.
 #include "bot/conversation_store.hpp"
 #include "tests/adapters/test_support.hpp"
+#include "tests/app/serve_support.hpp"
 #include "tests/support/child_process.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/redis_server.hpp"
@@ -32,20 +33,8 @@ constexpr int conversations = 16;
 const std::vector<std::string> script = {"i need some space", "a friend", "go dancing", "2"};
 const std::string last_reply = "LOW: 2 out of 10 is not much.";
 
-std::vector<json> log_lines(const std::string& log) {
-    std::vector<json> out;
-    std::istringstream in(log);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto j = json::parse(line, nullptr, false);
-        if (j.is_object())
-            out.push_back(std::move(j));
-    }
-    return out;
-}
-
 std::uint16_t listening_port(const child_process& p) {
-    for (const auto& l : log_lines(p.log()))
+    for (const auto& l : serve::log_lines(p.log()))
         if (l.value("event", "") == "http.listening")
             return l.value("port", std::uint16_t{0});
     return 0;

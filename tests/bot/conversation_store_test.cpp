@@ -1,4 +1,5 @@
 #include "../support/test_support.hpp"
+#include "../support/threads.hpp"
 
 #include "bot/checkins.hpp"
 #include "bot/conversation_store.hpp"
@@ -14,6 +15,7 @@
 #include <vector>
 
 using namespace tandem;
+using tandem::test::on_threads;
 
 // The contract every store keeps (memory, SQLite, Redis) is in store_conformance_test.cpp;
 // what is particular to SQLite is here.
@@ -45,21 +47,6 @@ TEST_CASE("store: an unusable path is a clear error", "[store]") {
 }
 
 namespace {
-
-// Runs fn(thread index) on n threads, started together, and waits for them.
-template <class F> void on_threads(int n, F fn) {
-    std::atomic<int> ready{0};
-    std::vector<std::thread> ts;
-    for (int i = 0; i < n; ++i)
-        ts.emplace_back([&, i] {
-            ready.fetch_add(1);
-            while (ready.load() < n)
-                std::this_thread::yield();
-            fn(i);
-        });
-    for (auto& t : ts)
-        t.join();
-}
 
 void concurrent_saves(bot::conversation_store& s) {
     constexpr int threads = 8, rounds = 150;

@@ -3,6 +3,7 @@
 // without it fails them.
 #include "../support/redis_server.hpp"
 #include "../support/test_support.hpp"
+#include "../support/threads.hpp"
 
 #include "bot/conversation_store.hpp"
 #include "bot/turn_processor.hpp"
@@ -18,6 +19,7 @@
 #include <vector>
 
 using namespace tandem;
+using tandem::test::on_threads;
 
 namespace {
 
@@ -54,21 +56,6 @@ struct redis_backend {
         server.start();
     }
 };
-
-// Runs fn(thread index) on n threads, started together, and waits for them.
-template <class F> void on_threads(int n, F fn) {
-    std::atomic<int> ready{0};
-    std::vector<std::thread> ts;
-    for (int i = 0; i < n; ++i)
-        ts.emplace_back([&, i] {
-            ready.fetch_add(1);
-            while (ready.load() < n)
-                std::this_thread::yield();
-            fn(i);
-        });
-    for (auto& t : ts)
-        t.join();
-}
 
 } // namespace
 
