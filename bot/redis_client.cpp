@@ -203,7 +203,7 @@ value client::command(const std::vector<std::string>& args, bool idempotent) {
     }
 }
 
-value client::eval(const std::string& script, const std::vector<std::string>& keys,
+value client::eval(std::string_view script, const std::vector<std::string>& keys,
                    const std::vector<std::string>& args, bool idempotent) {
     std::string sha;
     {
@@ -213,9 +213,9 @@ value client::eval(const std::string& script, const std::vector<std::string>& ke
     }
     for (int attempt = 0;; ++attempt) {
         if (sha.empty()) {
-            sha = command({"SCRIPT", "LOAD", script}, true).str;
+            sha = command({"SCRIPT", "LOAD", std::string(script)}, true).str;
             std::lock_guard lock(mu_);
-            shas_[script] = sha;
+            shas_.insert_or_assign(std::string(script), sha);
         }
         std::vector<std::string> argv{"EVALSHA", sha, std::to_string(keys.size())};
         argv.insert(argv.end(), keys.begin(), keys.end());

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tandem::bot::redis {
@@ -38,7 +39,7 @@ class client {
     // not run twice (it may have run before the connection broke) is never retried.
     value command(const std::vector<std::string>& args, bool idempotent);
     // Runs a Lua script by its SHA1, loading it first when the server does not know it.
-    value eval(const std::string& script, const std::vector<std::string>& keys,
+    value eval(std::string_view script, const std::vector<std::string>& keys,
                const std::vector<std::string>& args, bool idempotent);
     // PING; never throws.
     bool ping() noexcept;
@@ -55,7 +56,9 @@ class client {
     redis_options opt_;
     std::mutex mu_;
     std::vector<std::unique_ptr<connection>> idle_;
-    std::map<std::string, std::string> shas_; // script -> SHA1 (guarded by mu_)
+    // script -> SHA1 (guarded by mu_); looked up by string_view, so a script passed as a
+    // literal is not copied on every call.
+    std::map<std::string, std::string, std::less<>> shas_;
 };
 
 // The Redis settings of a config (store.kind "redis"), the password read from the

@@ -371,3 +371,22 @@ TEMPLATE_TEST_CASE("store conformance: the same message on two instances at once
     CHECK(state["stack"].back()["node"] == "use"); // not moved on by a second "a partner"
     CHECK(state["answered_ids"] == nlohmann::json({"41", "42"}));
 }
+
+TEST_CASE("redis client: a script the server forgot (restart, SCRIPT FLUSH) is loaded again and "
+          "runs once",
+          "[store][redis]") {
+    test::redis_server server;
+    bot::redis::client db(server.options("scripts:"));
+    // Counts its runs in a key, so a run twice shows.
+    constexpr const char* incr = "return redis.call('INCR', KEYS[1])";
+    CHECK(db.eval(incr, {"scripts:n"}, {}, false).integer == 1);
+    CHECK(db.eval(incr, {"scripts:n"}, {}, false).integer == 2);
+    // A script passed as a std::string with the same text is the same script.
+    CHECK(db.eval(std::string(incr), {"scripts:n"}, {}, false).integer == 3);
+    CHECK(db.command({"SCRIPT", "FLUSH"}, true).str == "OK");
+    // NOSCRIPT: the script did not run; it is loaded again and runs exactly once.
+    CHECK(db.eval(incr, {"scripts:n"}, {}, false).integer == 4);
+    CHECK(db.command({"GET", "scripts:n"}, true).str == "4");
+    // A script Redis refuses is an error, not a retry loop.
+    CHECK_THROWS_AS(db.eval("return redis.call('NOSUCHCOMMAND')", {}, {}, true), bot::store_error);
+}
