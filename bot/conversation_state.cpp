@@ -21,30 +21,40 @@ nlohmann::json to_json(const conversation_state& s) {
     for (const auto& f : s.stack)
         stack.push_back(
             {{"dialog", f.dialog}, {"version", f.version}, {"node", f.node}, {"slots", f.slots}});
-    return {{"schema", conversation_state::schema},
-            {"stack", stack},
-            {"region", s.region},
-            {"locale", s.locale},
-            {"safety_mode", s.safety_mode},
-            {"pending_switch", s.pending_switch},
-            {"fallbacks", s.fallbacks},
-            {"welcomed", s.welcomed},
-            {"turns", s.turns},
-            {"seed", s.seed},
-            {"created", s.created},
-            {"last_active", s.last_active},
-            {"last_intent", s.last_intent},
-            {"last_topic", s.last_topic},
-            {"last_variant", s.last_variant},
-            {"records", records_json(s)},
-            {"keep_until", s.keep_until},
-            {"checkin_dialog", s.checkin_dialog},
-            {"checkin_due", s.checkin_due},
-            {"answered_ids", s.answered_ids},
-            {"rate_tokens", s.rate_tokens},
-            {"rate_at", s.rate_at},
-            {"rate_noticed", s.rate_noticed},
-            {"last_reply", s.last_reply}};
+    nlohmann::json j = {{"schema", conversation_state::schema},
+                        {"stack", stack},
+                        {"region", s.region},
+                        {"locale", s.locale},
+                        {"safety_mode", s.safety_mode},
+                        {"pending_switch", s.pending_switch},
+                        {"fallbacks", s.fallbacks},
+                        {"welcomed", s.welcomed},
+                        {"turns", s.turns},
+                        {"seed", s.seed},
+                        {"created", s.created},
+                        {"last_active", s.last_active},
+                        {"last_intent", s.last_intent},
+                        {"last_topic", s.last_topic},
+                        {"last_variant", s.last_variant},
+                        {"records", records_json(s)},
+                        {"keep_until", s.keep_until},
+                        {"checkin_dialog", s.checkin_dialog},
+                        {"checkin_due", s.checkin_due},
+                        {"answered_ids", s.answered_ids},
+                        {"rate_tokens", s.rate_tokens},
+                        {"rate_at", s.rate_at},
+                        {"rate_noticed", s.rate_noticed},
+                        {"last_reply", s.last_reply}};
+    // Written only when used, so an unlinked conversation's state stays as small as before.
+    if (!s.linked_to.empty())
+        j["linked_to"] = s.linked_to;
+    if (!s.linked.empty())
+        j["linked"] = s.linked;
+    if (!s.link_code.empty()) {
+        j["link_code"] = s.link_code;
+        j["link_code_expires"] = s.link_code_expires;
+    }
+    return j;
 }
 
 conversation_state state_from_json(const nlohmann::json& j) {
@@ -84,6 +94,12 @@ conversation_state state_from_json(const nlohmann::json& j) {
         s.rate_tokens = j.value("rate_tokens", -1.0);
         s.rate_at = j.value("rate_at", std::int64_t{0});
         s.rate_noticed = j.value("rate_noticed", false);
+        // Absent in states written before /link.
+        s.linked_to = j.value("linked_to", "");
+        if (auto it = j.find("linked"); it != j.end())
+            s.linked = it->get<std::vector<std::string>>();
+        s.link_code = j.value("link_code", "");
+        s.link_code_expires = j.value("link_code_expires", std::int64_t{0});
         if (auto it = j.find("records"); it != j.end())
             for (const auto& [series, list] : it->items())
                 for (const auto& e : list)

@@ -56,6 +56,13 @@ struct conversation_state {
     double rate_tokens = -1; // < 0: full
     std::int64_t rate_at = 0;
     bool rate_noticed = false;
+    // One conversation on several channels (/link, bot/linking.hpp). A chat that joined
+    // another's conversation keeps only linked_to (that conversation's key); the
+    // conversation itself lists the chats that joined it, and its pending link code.
+    std::string linked_to;
+    std::vector<std::string> linked;
+    std::string link_code;
+    std::int64_t link_code_expires = 0;
 
     bool idle() const { return stack.empty(); }
 };

@@ -4,6 +4,7 @@
 #include "bot/content.hpp"
 #include "bot/conversation_store.hpp"
 #include "bot/dialog_engine.hpp"
+#include "bot/linking.hpp"
 #include "bot/log.hpp"
 #include "bot/normalizer.hpp"
 
@@ -92,6 +93,37 @@ std::string system_line(const content& c, const char* node, const char* fallback
     return fallback;
 }
 
+// Every line of a system node (each line's first variant), with {$name} filled from vars;
+// fallback when the content has no such node.
+std::vector<std::string> system_lines(const content& c, const char* node,
+                                      std::vector<std::string> fallback,
+                                      const std::map<std::string, std::string>& vars = {}) {
+    std::vector<std::string> out;
+    if (const auto* sys = c.dialog("system"))
+        if (const auto* n = sys->node(node))
+            for (const auto& variants : n->say)
+                if (!variants.empty())
+                    out.push_back(variants.front());
+    if (out.empty())
+        out = std::move(fallback);
+    for (auto& line : out)
+        for (const auto& [name, value] : vars) {
+            const std::string field = "{$" + name + "}";
+            for (auto at = line.find(field); at != std::string::npos;
+                 at = line.find(field, at + value.size()))
+                line.replace(at, field.size(), value);
+        }
+    return out;
+}
+
+std::optional<conversation_state> parse_state(const std::string& json) {
+    try {
+        return state_from_json(nlohmann::json::parse(json));
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 // Takes one token from the conversation's bucket; false when it is empty.
 bool take_token(conversation_state& s, const conversation_config& cfg, std::int64_t now) {
     const double burst = cfg.rate_burst;
@@ -152,7 +184,14 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                                                         std::int64_t now, int attempt) {
     auto c = current_content();
     turn_result result;
-    const std::string k = key(msg.channel, msg.conversation_id);
+    // This chat's key; k is the conversation's: the same, unless this chat joined another
+    // chat's conversation with /link.
+    const std::string own = key(msg.channel, msg.conversation_id);
+    std::string k = own;
+    std::optional<conversation_state> alias; // this chat's own record when it joined another
+    std::uint64_t alias_version = 0;
+    // A joined chat's message ids are kept with the chat's key: ids of two platforms may meet.
+    std::string message_id = msg.platform_message_id;
     try {
         conversation_state state;
         bool fresh = true;
@@ -162,11 +201,32 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
             try {
                 state = state_from_json(nlohmann::json::parse(stored->json));
                 fresh = false;
+                if (!state.linked_to.empty()) {
+                    alias = std::move(state);
+                    alias_version = version;
+                    k = alias->linked_to;
+                    state = conversation_state{};
+                    fresh = true;
+                    if (auto joined = store_->load_versioned(k)) {
+                        version = joined->version;
+                        if (!message_id.empty())
+                            message_id = own + ":" + message_id;
+                        state = state_from_json(nlohmann::json::parse(joined->json));
+                        fresh = false;
+                    } else {
+                        // The conversation it joined is gone (forgotten, expired): this chat
+                        // starts on its own again, its save replacing the link.
+                        k = own;
+                        version = alias_version;
+                        alias.reset();
+                    }
+                }
                 // Idempotent by platform message id, also when this is a second attempt after
                 // a conflict: the turn that won may have been this very message (delivered
                 // twice, to two instances).
-                if (auto r = replay(state, msg.platform_message_id))
-                    return *r;
+                if (!fresh)
+                    if (auto r = replay(state, message_id))
+                        return *r;
             } catch (const std::exception& e) {
                 log::warn("state_corrupt",
                           {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
@@ -205,10 +265,14 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
         in.now = now;
         in.option_id = msg.option_id;
         in.expiry_seconds = cfg_.idle_expiry_seconds;
+        linking::command link;
         if (msg.option_id.empty()) {
             in.text = cut_utf8(sanitize_utf8(msg.text), max_text_bytes);
+            link = linking::parse(in.text);
             auto cmd = command_word(in.text);
-            if (cmd == "why" || cmd == "export") {
+            if (link.what != linking::command::kind::none) {
+                // /link and /unlink are answered below, after the rate limit.
+            } else if (cmd == "why" || cmd == "export") {
                 in.command = cmd;
             } else if (!cmd.empty()) {
                 // Channel commands mean the same everywhere: /start greets, /forget forgets.
@@ -287,8 +351,8 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                         "You're writing faster than I can keep up with. Give me a minute, "
                         "then tell me more."));
                 state.rate_noticed = true;
-                if (!msg.platform_message_id.empty()) {
-                    state.answered_ids.push_back(msg.platform_message_id);
+                if (!message_id.empty()) {
+                    state.answered_ids.push_back(message_id);
                     if (state.answered_ids.size() > conversation_state::answered_kept)
                         state.answered_ids.erase(state.answered_ids.begin());
                     state.last_reply = reply_json(limited.reply);
@@ -304,6 +368,9 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
             }
             state.rate_noticed = false;
         }
+        if (link.what != linking::command::kind::none)
+            return link_turn(link, msg, now, attempt, *lc, own, k, std::move(state), version,
+                             alias ? &*alias : nullptr);
         std::string had_checkin = state.checkin_dialog;
         std::int64_t had_due = state.checkin_due;
         // The rate bucket and the answered ids belong to the conversation, not to a dialog:
@@ -311,11 +378,19 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
         auto rate_tokens = state.rate_tokens;
         auto rate_at = state.rate_at;
         auto answered_ids = state.answered_ids;
+        // Nor the chats linked to it (/restart starts the dialog over, not the link).
+        auto linked = state.linked;
+        auto link_code = state.link_code;
+        auto link_code_expires = state.link_code_expires;
         auto out = step(*lc, cfg_, std::move(state), in);
         out.state.rate_tokens = rate_tokens;
         out.state.rate_at = rate_at;
         out.state.rate_noticed = false;
         out.state.answered_ids = std::move(answered_ids);
+        out.state.linked = std::move(linked);
+        out.state.link_code = std::move(link_code);
+        out.state.link_code_expires = link_code_expires;
+        out.state.linked_to.clear();
         if (checkins_) {
             if (out.forget || out.state.checkin_dialog.empty()) {
                 if (!had_checkin.empty() || out.forget)
@@ -329,16 +404,19 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                                      0});
             }
         }
-        if (!msg.platform_message_id.empty() && !out.forget) {
+        if (!message_id.empty() && !out.forget) {
             // Committed with the turn, so a redelivery after a crash finds it.
             auto& ids = out.state.answered_ids;
-            ids.push_back(msg.platform_message_id);
+            ids.push_back(message_id);
             if (ids.size() > conversation_state::answered_kept)
                 ids.erase(ids.begin(), ids.end() - conversation_state::answered_kept);
             out.state.last_reply = reply_json(out.reply);
         }
         if (out.forget) {
-            store_->erase(k);
+            // Everything: the conversation, every chat that joined it, a pending code.
+            erase_conversation(k, out.state);
+            if (own != k)
+                store_->erase(own);
         } else if (!store_->save_if(k, to_json(out.state).dump(),
                                     // The store expires a conversation by its last activity; a
                                     // conversation whose user chose to keep self-ratings counts as
@@ -346,6 +424,17 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                                     std::max(now, out.state.keep_until - cfg_.idle_expiry_seconds),
                                     version)) {
             return conflict(msg, attempt);
+        } else if (alias && now - alias->last_active > 3600) {
+            // The joined chat's own record expires by its own activity: keep it alive while
+            // it is used (at most one extra write an hour).
+            alias->last_active = now;
+            try {
+                store_->save_if(own, to_json(*alias).dump(), now, alias_version);
+            } catch (const store_error& e) {
+                log::warn("link_touch_failed",
+                          {{"conversation", log::log_id(msg.channel, msg.conversation_id)},
+                           {"error", e.what()}});
+            }
         }
 
         result.reply = std::move(out.reply);
@@ -381,10 +470,204 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
     return result;
 }
 
-bool turn_processor::forget(const std::string& channel, const std::string& id) {
+std::optional<turn_result>
+turn_processor::link_turn(const linking::command& cmd, const inbound_message& msg, std::int64_t now,
+                          int attempt, const content& lc, const std::string& own,
+                          const std::string& k, conversation_state state, std::uint64_t version,
+                          const conversation_state* joined) {
+    using kind = linking::command::kind;
+    turn_result r;
+    r.intent = cmd.what == kind::unlink ? "command_unlink" : "command_link";
+    auto say = [&](const char* node, std::vector<std::string> fallback,
+                   const std::map<std::string, std::string>& vars = {}) {
+        r.reply.texts = system_lines(lc, node, std::move(fallback), vars);
+    };
+    const auto active = std::max(now, state.keep_until - cfg_.idle_expiry_seconds);
+    // The answers that change nothing but the rate bucket still save it, so that guessing
+    // codes is as rate-limited as any message.
+    auto persist = [&] {
+        return store_->save_if(k, to_json(state).dump(), active, version);
+    };
+
+    if (cmd.what == kind::issue) {
+        // A new code replaces the one before; the code names the conversation itself, so a
+        // code asked for in a joined chat opens the same conversation.
+        auto code = linking::new_code();
+        store_->save(linking::code_key(code),
+                     linking::record_json({k, now + linking::code_life_seconds}), now);
+        const std::string previous = state.link_code;
+        state.link_code = code;
+        state.link_code_expires = now + linking::code_life_seconds;
+        state.last_active = now;
+        if (!store_->save_if(k, to_json(state).dump(), active, version)) {
+            store_->erase(linking::code_key(code));
+            return conflict(msg, attempt);
+        }
+        if (!previous.empty())
+            store_->erase(linking::code_key(previous));
+        say("link_code",
+            {"Your link code is {$code}. Within {$minutes} minutes, send /link {$code} to me in "
+             "the other app, and both chats will share this conversation. It works once.",
+             "Only share it with yourself: whoever sends it joins this conversation."},
+            {{"code", linking::display(code)},
+             {"minutes", std::to_string(linking::code_life_seconds / 60)}});
+        return r;
+    }
+
+    if (cmd.what == kind::unlink) {
+        if (joined) {
+            // This chat leaves; the conversation stays with the chat it started in.
+            std::erase(state.linked, own);
+            if (!store_->save_if(k, to_json(state).dump(), active, version))
+                return conflict(msg, attempt);
+            store_->erase(own);
+            if (checkins_)
+                checkins_->cancel(own);
+            say("unlink_done", {"Done. This chat is on its own again and starts fresh; the "
+                                "conversation stays in the other chat."});
+            return r;
+        }
+        if (state.linked.empty()) {
+            if (!persist())
+                return conflict(msg, attempt);
+            say("unlink_none", {"This chat isn't linked to any other."});
+            return r;
+        }
+        for (const auto& other : state.linked) {
+            auto stored = store_->load(other);
+            auto s = stored ? parse_state(*stored) : std::nullopt;
+            if (s && s->linked_to == k)
+                store_->erase(other);
+        }
+        state.linked.clear();
+        if (!store_->save_if(k, to_json(state).dump(), active, version))
+            return conflict(msg, attempt);
+        say("unlink_all", {"Done. The other chats are unlinked and start fresh; this "
+                           "conversation stays here."});
+        return r;
+    }
+
+    // Redeeming a code. Every way it can fail gets the same answer, so a guess learns nothing.
+    auto bad = [&]() -> std::optional<turn_result> {
+        if (!persist())
+            return conflict(msg, attempt);
+        say("link_bad",
+            {"That code doesn't work. Codes last {$minutes} minutes and work once: "
+             "type /link in the other chat for a new one."},
+            {{"minutes", std::to_string(linking::code_life_seconds / 60)}});
+        return r;
+    };
+    if (cmd.code.empty())
+        return bad();
+    const std::string code_key = linking::code_key(cmd.code);
+    auto stored = store_->load(code_key);
+    auto record = stored ? linking::parse_record(*stored) : std::nullopt;
+    if (!record || record->expires < now)
+        return bad();
+    if (record->target == k || record->target == own) {
+        if (!persist())
+            return conflict(msg, attempt);
+        say("link_self", {"That's the code for this very conversation. Send it from the other "
+                          "app to link the two."});
+        return r;
+    }
+    if (joined || !state.linked.empty()) {
+        if (!persist())
+            return conflict(msg, attempt);
+        say("link_busy", {"This chat is already linked with another one. Type /unlink here "
+                          "first, then use the code again."});
+        return r;
+    }
+    auto target = store_->load_versioned(record->target);
+    auto target_state = target ? parse_state(target->json) : std::nullopt;
+    if (!target_state || !target_state->linked_to.empty())
+        return bad();
+    // Used once: of two chats sending the same code at once, one erases the record.
+    if (!store_->erase(code_key))
+        return bad();
+    // From here on the code is spent, so conflicts are retried here rather than by running
+    // the whole turn again.
+    for (int tries = 1;; ++tries) {
+        if (std::find(target_state->linked.begin(), target_state->linked.end(), own) ==
+            target_state->linked.end())
+            target_state->linked.push_back(own);
+        if (target_state->link_code == cmd.code) {
+            target_state->link_code.clear();
+            target_state->link_code_expires = 0;
+        }
+        if (store_->save_if(record->target, to_json(*target_state).dump(),
+                            std::max(now, target_state->last_active), target->version))
+            break;
+        if (tries >= max_attempts)
+            throw store_error("the linked conversation kept changing");
+        target = store_->load_versioned(record->target);
+        target_state = target ? parse_state(target->json) : std::nullopt;
+        if (!target_state || !target_state->linked_to.empty())
+            return bad();
+    }
+    // This chat's own conversation, if it had one, gives way to the one it joins.
+    conversation_state link_state;
+    link_state.linked_to = record->target;
+    link_state.created = now;
+    link_state.last_active = now;
+    for (int tries = 1;; ++tries) {
+        if (store_->save_if(own, to_json(link_state).dump(), now, version))
+            break;
+        if (tries >= max_attempts)
+            throw store_error("this chat kept changing while it was linked");
+        auto mine = store_->load_versioned(own);
+        version = mine ? mine->version : 0;
+    }
     if (checkins_)
-        checkins_->cancel(key(channel, id));
-    return store_->erase(key(channel, id));
+        checkins_->cancel(own);
+    say("link_done", {"Linked. This chat now continues the conversation from the other one; "
+                      "whatever you say here or there, I keep in one place.",
+                      "Type /unlink to separate them, or /forget to delete all of it."});
+    if (!target_state->stack.empty()) {
+        r.dialog = target_state->stack.back().dialog;
+        r.node = target_state->stack.back().node;
+    }
+    return r;
+}
+
+bool turn_processor::forget(const std::string& channel, const std::string& id) {
+    const std::string own = key(channel, id);
+    if (checkins_)
+        checkins_->cancel(own);
+    auto stored = store_->load(own);
+    auto state = stored ? parse_state(*stored) : std::nullopt;
+    if (state && !state->linked_to.empty()) {
+        // A chat that joined another's conversation: that conversation is this person's
+        // too, so it goes with everything linked to it.
+        const std::string joined = state->linked_to;
+        if (auto other = store_->load(joined))
+            if (auto s = parse_state(*other))
+                erase_conversation(joined, *s);
+        store_->erase(own);
+        return true;
+    }
+    if (state)
+        return erase_conversation(own, *state);
+    return store_->erase(own);
+}
+
+bool turn_processor::erase_conversation(const std::string& k, const conversation_state& state) {
+    for (const auto& other : state.linked) {
+        // Only a chat still linked to this conversation: one that left (/unlink) or whose
+        // link expired may hold a conversation of its own by now.
+        auto stored = store_->load(other);
+        auto s = stored ? parse_state(*stored) : std::nullopt;
+        if (s && s->linked_to == k) {
+            store_->erase(other);
+            if (checkins_)
+                checkins_->cancel(other);
+        }
+    }
+    if (!state.link_code.empty())
+        store_->erase(linking::code_key(state.link_code));
+    if (checkins_)
+        checkins_->cancel(k);
+    return store_->erase(k);
 }
 
 std::optional<turn_result> turn_processor::run_checkin(const checkin_entry& e, std::int64_t now) {

@@ -16,6 +16,10 @@ namespace tandem::bot {
 
 class content;
 class conversation_store;
+struct conversation_state;
+namespace linking {
+struct command;
+}
 class checkin_store;
 struct checkin_entry;
 
@@ -50,6 +54,16 @@ class turn_processor {
   private:
     std::optional<turn_result> attempt_turn(const inbound_message& msg, std::int64_t now,
                                             int attempt);
+    // /link, /link CODE and /unlink (bot/linking.hpp). own: this chat's key; k: the
+    // conversation's (they differ when this chat joined another's conversation, whose own
+    // record is then `joined`). Nothing when the conversation changed meanwhile.
+    std::optional<turn_result> link_turn(const linking::command& cmd, const inbound_message& msg,
+                                         std::int64_t now, int attempt, const content& lc,
+                                         const std::string& own, const std::string& k,
+                                         conversation_state state, std::uint64_t version,
+                                         const conversation_state* joined);
+    // Deletes the conversation at k with every chat still linked to it and its pending code.
+    bool erase_conversation(const std::string& k, const conversation_state& state);
 
     mutable std::mutex content_mu_;
     std::shared_ptr<const content> content_;

@@ -165,7 +165,7 @@ awaitable<http::http_response> discord_adapter::handle(http::http_request req) {
         if (ix->command_name == cfg_.command_name)
             in.text = ix->text.empty() ? "hi" : ix->text;
         else if (is_core_command(ix->command_name))
-            in.text = "/" + ix->command_name;
+            in.text = "/" + ix->command_name + (ix->text.empty() ? "" : " " + ix->text);
         else
             break;
         co_return co_await start_turn(std::move(*ix), std::move(in));

@@ -122,7 +122,8 @@ std::optional<interaction> parse_interaction(std::string_view body, std::string&
                     error = "bad_command";
                     return std::nullopt;
                 }
-                if (name == "text" && !opt_string(o, "value", ix.text)) {
+                // "text" of the main command; "code" of /link (sent on as "/link CODE").
+                if ((name == "text" || name == "code") && !opt_string(o, "value", ix.text)) {
                     error = "bad_command";
                     return std::nullopt;
                 }
@@ -258,6 +259,9 @@ const std::vector<core_command>& core_commands() {
         {"forget", "Delete everything tandem keeps about your conversation"},
         {"why", "What tandem understood and what it remembers"},
         {"export", "Everything tandem keeps about your conversation, as a copy for you"},
+        {"link", "Continue this conversation in another app, or join one with its code", "code",
+         "The code from /link in the other app (leave empty to get a code)"},
+        {"unlink", "Separate this chat from the conversation it is linked to"},
     };
     return list;
 }
@@ -282,8 +286,19 @@ json command_definitions(const std::string& command_name) {
     auto main = command(command_name, "Reflect on a close relationship, privately");
     main["options"] = json::array({text});
     defs.push_back(std::move(main));
-    for (const auto& c : core_commands())
-        defs.push_back(command(c.name, c.description));
+    for (const auto& c : core_commands()) {
+        auto def = command(c.name, c.description);
+        if (c.option) {
+            json o = json::object();
+            o["name"] = c.option;
+            o["description"] = c.option_description;
+            o["type"] = 3;
+            o["required"] = false;
+            o["max_length"] = 32;
+            def["options"] = json::array({std::move(o)});
+        }
+        defs.push_back(std::move(def));
+    }
     return defs;
 }
 

@@ -63,6 +63,9 @@ nlohmann::json answer_modal();
 struct core_command {
     const char* name;
     const char* description; // <= 100 characters, shown in Discord's command picker
+    // An optional string option sent after the command word ("/link CODE"); null for none.
+    const char* option = nullptr;
+    const char* option_description = nullptr;
 };
 const std::vector<core_command>& core_commands();
 

@@ -849,6 +849,8 @@ TEST_CASE("bad input: every entry point", "[bad_input][serve][e2e]") {
         con_row("emoji (ZWJ sequence)", emoji_text + "\n", outcome::answered);
         con_row("right-to-left text (Hebrew)", rtl_text + "\n", outcome::answered);
         con_row("no newline at the end", "I feel smothered", outcome::answered);
+        con_row("/link with a code nobody issued", "/link ABCD-EFGH\n", outcome::answered);
+        con_row("/link with a malformed code", "/link ../../etc/passwd\n", outcome::answered);
         // The kept conversation goes on where it was.
         auto on = chat("[partner]\n", "keep");
         auto j = json::parse(on.out.substr(0, on.out.find('\n')), nullptr, false);

@@ -113,7 +113,7 @@ TEST_CASE("discord register-commands installs the commands with the bot token", 
     auto defs = calls[0].json();
     REQUIRE(defs.is_array());
     CHECK(defs[0]["name"] == "reflect");
-    CHECK(defs.size() == 7);
+    CHECK(defs.size() == 9); // /reflect and the 8 core commands, /link and /unlink included
     CHECK(calls[1].path == "/applications/1180000000000000000/guilds/1170000000000000000/commands");
     CHECK(global.out.find("bot.secret.token") == std::string::npos);
 

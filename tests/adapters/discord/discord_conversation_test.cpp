@@ -5,6 +5,8 @@
 #include "discord/signing.hpp"
 #include "test_support.hpp"
 
+#include "bot/turn_processor.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace tandem::test;
@@ -55,11 +57,12 @@ struct discord_world {
                 {"channel_id", "1180000000000000200"},
                 {"user", {{"id", user}, {"username", "sam"}}}};
     }
-    json command(const std::string& name, const std::string& text = "") {
+    json command(const std::string& name, const std::string& text = "",
+                 const std::string& option = "text") {
         json ix = base(2);
         ix["data"] = {{"id", "1"}, {"name", name}, {"type", 1}};
         if (!text.empty())
-            ix["data"]["options"] = json::array({{{"name", "text"}, {"type", 3}, {"value", text}}});
+            ix["data"]["options"] = json::array({{{"name", option}, {"type", 3}, {"value", text}}});
         return ix;
     }
     json press(const std::string& custom_id) {
@@ -161,4 +164,34 @@ TEST_CASE("discord conversation: /reflect, buttons, the modal, a check-in and /f
         CHECK(starts(content(gone), "FORGOTTEN"));
     });
     CHECK(w.core.store->size() == 0);
+}
+
+TEST_CASE("discord conversation: /link with a code joins a conversation from another app",
+          "[discord][e2e][linking]") {
+    discord_world w;
+    // The console, on the same store, started a conversation and asked for a code.
+    tandem::bot::config cfg;
+    tandem::bot::turn_processor console(load_ok(fixture_paths()), w.core.store, cfg.conversation);
+    tandem::bot::inbound_message m;
+    m.channel = "console";
+    m.conversation_id = "local";
+    m.text = "hello";
+    console.run(m, unix_now());
+    m.text = "/link";
+    auto issued = console.run(m, unix_now());
+    std::string code;
+    for (const auto& t : issued.reply.texts)
+        if (auto at = t.find("/link "); at != std::string::npos)
+            code = t.substr(at + 6, 9);
+    REQUIRE(code.size() == 9);
+    run_test(w.ioc, [&]() -> awaitable<void> {
+        auto linked = co_await w.send(w.command("link", code, "code"));
+        CHECK(linked["type"] == 4);
+        CHECK(starts(content(linked), "Linked."));
+        auto again = co_await w.send(w.command("link", code, "code"));
+        CHECK(content(again).find("doesn't work") != std::string::npos);
+    });
+    auto stored = w.core.store->load("discord:" + user);
+    REQUIRE(stored);
+    CHECK(json::parse(*stored)["linked_to"] == "console:local");
 }

@@ -143,6 +143,12 @@ TEST_CASE("discord_interaction: the free-text modal and the command definitions"
         CHECK(d["description"].get<std::string>().size() <= 100);
         CHECK(d["type"] == 1);
     }
-    CHECK(names ==
-          std::set<std::string>{"reflect", "help", "menu", "restart", "forget", "why", "export"});
+    CHECK(names == std::set<std::string>{"reflect", "help", "menu", "restart", "forget", "why",
+                                         "export", "link", "unlink"});
+    for (const auto& d : defs)
+        if (d["name"] == "link") {
+            CHECK(d["options"][0]["name"] == "code");
+            CHECK(d["options"][0]["required"] == false);
+            CHECK(d["options"][0]["description"].get<std::string>().size() <= 100);
+        }
 }
