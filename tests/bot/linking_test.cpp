@@ -34,19 +34,13 @@ struct chat {
     std::string channel, id;
     std::int64_t& now;
     int next_id = 1;
-    bot::turn_result say(const std::string& text) {
+    bot::turn_result say(const std::string& text) { return send(text, ""); }
+    bot::turn_result press(const std::string& option) { return send("", option); }
+    bot::turn_result send(const std::string& text, const std::string& option) {
         bot::inbound_message m;
         m.channel = channel;
         m.conversation_id = id;
         m.text = text;
-        m.platform_message_id = std::to_string(next_id++);
-        now += 5;
-        return p.run(m, now);
-    }
-    bot::turn_result press(const std::string& option) {
-        bot::inbound_message m;
-        m.channel = channel;
-        m.conversation_id = id;
         m.option_id = option;
         m.platform_message_id = std::to_string(next_id++);
         now += 5;
