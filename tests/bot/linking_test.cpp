@@ -48,6 +48,17 @@ struct chat {
     }
 };
 
+// A turn processor on the shipped content over one store, and a clock its chats share.
+template <class Backend> struct world {
+    Backend backend;
+    bot::config cfg;
+    bot::turn_processor p{test::load_ok(test::shipped_paths()), backend.store, cfg.conversation};
+    std::int64_t now = 1'700'000'000;
+    chat open(const std::string& channel, const std::string& id) {
+        return chat{p, channel, id, now};
+    }
+};
+
 std::string joined(const bot::turn_result& r) {
     std::string s;
     for (const auto& t : r.reply.texts)
@@ -128,13 +139,10 @@ TEST_CASE("linking: codes are 8 characters without look-alikes, and do not repea
 TEMPLATE_TEST_CASE("linking: a conversation started in the widget goes on in Telegram, and "
                    "forget from there deletes both",
                    "[linking]", memory_backend, sqlite_backend) {
-    TestType backend;
-    auto content = test::load_ok(test::shipped_paths());
-    bot::config cfg;
-    bot::turn_processor p(content, backend.store, cfg.conversation);
-    std::int64_t now = 1'700'000'000;
-    chat web{p, "widget", "w1", now};
-    chat tg{p, "telegram", "42", now};
+    world<TestType> w;
+    auto& backend = w.backend;
+    auto web = w.open("widget", "w1");
+    auto tg = w.open("telegram", "42");
 
     auto first = web.say("i feel smothered, i never get any time to myself");
     REQUIRE(first.dialog == "feeling_smothered");
@@ -159,8 +167,7 @@ TEMPLATE_TEST_CASE("linking: a conversation started in the widget goes on in Tel
     CHECK(both->linked == std::vector<std::string>{"telegram:42"});
     CHECK(linked_to(*backend.store, "telegram:42") == "widget:w1");
     // The same platform message id on both channels is two messages, not a repeat.
-    auto w = web.say("it's like i can't breathe at home");
-    CHECK_FALSE(w.replayed);
+    CHECK_FALSE(web.say("it's like i can't breathe at home").replayed);
     CHECK_FALSE(tg.say("it's like i can't breathe at home").replayed);
 
     // "forget me" from the joined chat deletes the conversation, the link and the code.
@@ -175,14 +182,12 @@ TEMPLATE_TEST_CASE("linking: a conversation started in the widget goes on in Tel
 
 TEMPLATE_TEST_CASE("linking: a code works once, for ten minutes, and never for a guess",
                    "[linking]", memory_backend, sqlite_backend) {
-    TestType backend;
-    auto content = test::load_ok(test::shipped_paths());
-    bot::config cfg;
-    bot::turn_processor p(content, backend.store, cfg.conversation);
-    std::int64_t now = 1'700'000'000;
-    chat console{p, "console", "local", now};
-    chat a{p, "discord", "a", now};
-    chat b{p, "telegram", "b", now};
+    world<TestType> w;
+    auto& backend = w.backend;
+    auto& now = w.now;
+    auto console = w.open("console", "local");
+    auto a = w.open("discord", "a");
+    auto b = w.open("telegram", "b");
 
     console.say("we keep having the same fight about money");
     auto code = code_in(console.say("/link"));
@@ -211,14 +216,11 @@ TEMPLATE_TEST_CASE("linking: a code works once, for ten minutes, and never for a
 
 TEMPLATE_TEST_CASE("linking: /unlink separates a chat, or every chat from the conversation",
                    "[linking]", memory_backend, sqlite_backend) {
-    TestType backend;
-    auto content = test::load_ok(test::shipped_paths());
-    bot::config cfg;
-    bot::turn_processor p(content, backend.store, cfg.conversation);
-    std::int64_t now = 1'700'000'000;
-    chat home{p, "widget", "home", now};
-    chat x{p, "telegram", "x", now};
-    chat y{p, "discord", "y", now};
+    world<TestType> w;
+    auto& backend = w.backend;
+    auto home = w.open("widget", "home");
+    auto x = w.open("telegram", "x");
+    auto y = w.open("discord", "y");
 
     CHECK(joined(x.say("/unlink")).find("isn't linked") != std::string::npos);
     home.say("i want to apologise to my sister");
@@ -247,13 +249,11 @@ TEMPLATE_TEST_CASE("linking: /unlink separates a chat, or every chat from the co
 }
 
 TEST_CASE("linking: a chat whose conversation was forgotten elsewhere starts fresh", "[linking]") {
-    auto content = test::load_ok(test::shipped_paths());
-    auto store = bot::make_memory_store();
-    bot::config cfg;
-    bot::turn_processor p(content, store, cfg.conversation);
-    std::int64_t now = 1'700'000'000;
-    chat a{p, "widget", "a", now};
-    chat b{p, "telegram", "b", now};
+    world<memory_backend> w;
+    auto& store = w.backend.store;
+    auto& p = w.p;
+    auto a = w.open("widget", "a");
+    auto b = w.open("telegram", "b");
     a.say("i feel so distant from my husband");
     b.say("/link " + code_in(a.say("/link")));
     // The conversation expires (or is deleted by another process) under the link.
@@ -270,12 +270,11 @@ TEST_CASE("linking: a chat whose conversation was forgotten elsewhere starts fre
 
 TEMPLATE_TEST_CASE("linking: two chats sending one code at once: exactly one joins",
                    "[linking][concurrency]", memory_backend, sqlite_backend) {
-    TestType backend;
-    auto content = test::load_ok(test::shipped_paths());
-    bot::config cfg;
-    bot::turn_processor p(content, backend.store, cfg.conversation);
-    std::int64_t now = 1'700'000'000;
-    chat home{p, "widget", "home", now};
+    world<TestType> w;
+    auto& backend = w.backend;
+    auto& p = w.p;
+    auto& now = w.now;
+    auto home = w.open("widget", "home");
     home.say("hello");
     for (int round = 0; round < 20; ++round) {
         auto code = code_in(home.say("/link"));
