@@ -3,6 +3,7 @@
 // secrets from the environment.
 #include "app/commands.hpp"
 #include "app/runtime.hpp"
+#include "bot/commands.hpp"
 
 #include "adapters/discord/discord_client.hpp"
 #include "adapters/discord/discord_config.hpp"
@@ -134,7 +135,22 @@ int cmd_telegram(args_t args) {
                                  tc.max_retry_wait});
         auto r = co_await api.call(method, params);
         print_result(method.c_str(), r);
-        co_return r.ok ? 0 : 1;
+        if (!r.ok || method != "setWebhook")
+            co_return r.ok ? 0 : 1;
+        // The command menu Telegram shows beside the message box: the channel commands,
+        // each with its argument named ("/link [code]").
+        json commands = json::array();
+        for (const auto& c : bot::channel_commands()) {
+            std::string description = c.description;
+            if (c.option)
+                description += std::string(" (/") + c.name + " [" + c.option + "])";
+            commands.push_back({{"command", c.name}, {"description", description}});
+        }
+        json menu_params = json::object();
+        menu_params["commands"] = std::move(commands);
+        auto menu = co_await api.call("setMyCommands", menu_params);
+        print_result("setMyCommands", menu);
+        co_return menu.ok ? 0 : 1;
     });
 }
 

@@ -7,6 +7,7 @@
 //   "m:answer"       the modal; its text input has custom_id "text"
 #pragma once
 
+#include "bot/commands.hpp"
 #include "bot/message.hpp"
 
 #include <nlohmann/json.hpp>
@@ -58,16 +59,9 @@ nlohmann::json text_message(std::string content, bool ephemeral);
 // The type 9 response that opens the free-text modal.
 nlohmann::json answer_modal();
 
-// The core's channel commands that Discord offers as slash commands of their own
-// (/help, /menu, /restart, /forget, /why, /export); each reaches the core as "/<name>".
-struct core_command {
-    const char* name;
-    const char* description; // <= 100 characters, shown in Discord's command picker
-    // An optional string option sent after the command word ("/link CODE"); null for none.
-    const char* option = nullptr;
-    const char* option_description = nullptr;
-};
-const std::vector<core_command>& core_commands();
+// The core's channel commands (bot/commands.hpp) that Discord offers as slash commands of
+// their own; each reaches the core as "/<name>", with its option's value after it.
+const std::vector<bot::channel_command>& core_commands();
 
 // The application commands `tandem discord register-commands` installs: the conversation
 // command (command_name, with an optional "text" option) and the core commands.

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
 #include <thread>
 
 using namespace tandem::test;
@@ -43,7 +44,8 @@ run_result tandem_with(const std::string& vars, const std::string& args) {
 
 } // namespace
 
-TEST_CASE("telegram set-webhook registers the URL, the secret and the update kinds",
+TEST_CASE("telegram set-webhook registers the URL, the secret, the update kinds and the "
+          "command menu",
           "[telegram][cli]") {
     background_api fake(R"({"ok":true,"result":true,"description":"Webhook was set"})");
     auto r = tandem_with("TELEGRAM_BOT_TOKEN=123:ABC TELEGRAM_WEBHOOK_SECRET=hook_secret_1 "
@@ -53,8 +55,19 @@ TEST_CASE("telegram set-webhook registers the URL, the secret and the update kin
     INFO(r.out);
     CHECK(r.status == 0);
     auto calls = fake.api.calls();
-    REQUIRE(calls.size() == 1);
+    REQUIRE(calls.size() == 2);
     CHECK(calls[0].path == "/bot123:ABC/setWebhook");
+    // Then the menu beside the message box: every channel command, /link with its argument.
+    CHECK(calls[1].path == "/bot123:ABC/setMyCommands");
+    std::set<std::string> menu;
+    auto sent = calls[1].json();
+    for (const auto& c : sent["commands"]) {
+        menu.insert(c["command"].get<std::string>());
+        CHECK(c["description"].get<std::string>().size() <= 256);
+    }
+    CHECK(menu == std::set<std::string>{"help", "menu", "restart", "forget", "why", "export",
+                                        "link", "unlink"});
+    CHECK(sent["commands"].dump().find("/link [code]") != std::string::npos);
     auto body = calls[0].json();
     CHECK(body["url"] == "https://bot.example.com/webhooks/telegram");
     CHECK(body["secret_token"] == "hook_secret_1");
