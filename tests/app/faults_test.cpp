@@ -690,6 +690,7 @@ TEST_CASE("faults: an update log left in the store's file by an older version mo
     // What an older version left: the log in the store's file, in the schema from before
     // records knew their conversation, with an update acknowledged but never answered.
     fs::create_directories(folder.path("data"));
+    std::ofstream(folder.db()).close();
     sql(folder.db(), "CREATE TABLE telegram_updates (update_id INTEGER PRIMARY KEY, seen_at "
                      "INTEGER NOT NULL, payload TEXT);"
                      "INSERT INTO telegram_updates VALUES (" +
