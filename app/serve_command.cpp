@@ -387,6 +387,9 @@ int cmd_serve(args_t args) {
     ioc.run();
     for (auto& t : extra)
         t.join();
+    // The update log's writer tells no request after this (ioc goes before dedupe).
+    if (dedupe)
+        dedupe->settle();
     rt->service->stop(); // no-op when the drain already stopped it
     helper.join();
     bot::log::info("serve.stopped", {{"turns", rt->service->turns_handled()}});

@@ -22,6 +22,7 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -209,6 +210,14 @@ class sqlite_dedupe final : public update_dedupe {
     void answered(std::int64_t update_id) override {
         std::lock_guard lock(mu_);
         answered_locked(update_id);
+    }
+
+    void settle() override {
+        // The writer runs its work in order: once this runs, every earlier flush is done.
+        std::promise<void> done;
+        auto settled = done.get_future();
+        net::post(writer_, [&done] { done.set_value(); });
+        settled.wait();
     }
 
   private:

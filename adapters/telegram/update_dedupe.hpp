@@ -67,6 +67,9 @@ class update_dedupe {
                                                                std::string_view payload,
                                                                std::int64_t now);
     virtual boost::asio::awaitable<void> async_answered(std::int64_t update_id);
+    // Returns once every call queued so far is committed and its caller told (posted to its
+    // executor): at shutdown, before the executors those calls resume on go away.
+    virtual void settle() {}
     // Updates accepted but not answered, oldest first (for the start-up replay).
     virtual std::vector<pending_update> unanswered() = 0;
     // Makes (and takes back) a write the size of an update: throws bot::store_error when an

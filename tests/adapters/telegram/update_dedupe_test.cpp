@@ -552,3 +552,28 @@ TEST_CASE("update_dedupe: a batch that cannot be written fails every accept in i
     for (auto id : recorded)
         CHECK(ok[id]);
 }
+
+TEST_CASE("update_dedupe: settle returns once every queued accept is committed, before any "
+          "caller resumes",
+          "[telegram][store]") {
+    temp_dir tmp;
+    auto d = tg::make_sqlite_dedupe((tmp.path() / "telegram-updates.sqlite").string());
+    net::io_context ioc;
+    const std::string conversation = "7";
+    int fresh = 0;
+    for (std::int64_t id = 1; id <= 10; ++id)
+        net::co_spawn(
+            ioc,
+            [&, id]() -> awaitable<void> {
+                if (co_await d->async_accept(id, conversation, "{}", 1000) ==
+                    tg::update_status::fresh)
+                    ++fresh;
+            },
+            net::detached);
+    ioc.poll(); // every call is queued with the writer now; none can resume without ioc
+    d->settle();
+    CHECK(fresh == 0);
+    CHECK(d->size() == 10); // recorded, and the batch's transaction is over
+    ioc.run();
+    CHECK(fresh == 10);
+}
