@@ -256,8 +256,9 @@ int cmd_serve(args_t args) {
         server_cfg.port = listen_at->second;
     }
 
-    // Telegram's update log lives in the conversation store's file (memory store: memory;
-    // Redis: the same Redis, shared by every instance).
+    // Telegram's update log: a SQLite file of its own next to the store's (telegram.update_log;
+    // a log an older version kept in the store's file moves there); memory store: memory;
+    // Redis: the same Redis, shared by every instance.
     std::shared_ptr<tg::update_dedupe> dedupe;
     if (rt->cfg.store.kind == "redis") {
         std::string problem;
@@ -267,8 +268,9 @@ int cmd_serve(args_t args) {
         // update only once its turn is done; there is no local inbox to resume.
     } else if (rt->cfg.store.kind != "memory") {
         try {
-            dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(rt->cfg.store.file), 2 * 86400,
-                                            rt->cfg.store.max_bytes);
+            dedupe = tg::make_sqlite_dedupe(rt->cfg.data_path(tg_cfg.update_log), 2 * 86400,
+                                            rt->cfg.store.max_bytes,
+                                            rt->cfg.data_path(rt->cfg.store.file));
         } catch (const bot::store_error& e) {
             std::cerr << "tandem serve: cannot open the Telegram update log: " << e.what() << "\n";
             return 1;
@@ -385,6 +387,9 @@ int cmd_serve(args_t args) {
     ioc.run();
     for (auto& t : extra)
         t.join();
+    // The update log's writer tells no request after this (ioc goes before dedupe).
+    if (dedupe)
+        dedupe->settle();
     rt->service->stop(); // no-op when the drain already stopped it
     helper.join();
     bot::log::info("serve.stopped", {{"turns", rt->service->turns_handled()}});

@@ -28,7 +28,8 @@ struct store_config {
     std::string kind = "sqlite";        // "sqlite", "memory" or "redis"
     std::string file = "tandem.sqlite"; // sqlite: inside data_dir
     bool synchronous_full = false;      // sqlite: fsync every commit (power-loss safe), slower
-    std::int64_t max_bytes = 0;         // sqlite: cap on the file (0 = none); beyond: as disk full
+    std::int64_t max_bytes = 0; // sqlite: cap on each SQLite file of data_dir (the store's, an
+                                // update log's; 0 = none); beyond: as disk full
     // redis (docs/deployment.md): where the server is and how to talk to it.
     std::string host = "127.0.0.1";
     int port = 6379;

@@ -189,7 +189,10 @@ awaitable<http::http_response> telegram_adapter::handle(http::http_request req) 
     // The durable inbox: acknowledged only once recorded (with the payload, until answered).
     update_status status = update_status::fresh;
     try {
-        status = dedupe_->accept(u->update_id, conversation_of(u->chat_id), req.body, unix_now());
+        // Awaited: the SQLite log commits on its own writer thread, in batches, so the
+        // I/O thread serves other connections meanwhile.
+        status = co_await dedupe_->async_accept(u->update_id, conversation_of(u->chat_id), req.body,
+                                                unix_now());
         store_result("accept", nullptr);
     } catch (const bot::store_error& e) {
         // A full disk or a broken file: refuse rather than acknowledge what could be lost.
@@ -324,6 +327,15 @@ void telegram_adapter::mark_answered(std::int64_t update_id) {
     }
 }
 
+// The same from a worker: committed with the webhook's accepts, off the I/O thread.
+awaitable<void> telegram_adapter::mark_answered_async(std::int64_t update_id) {
+    try {
+        co_await dedupe_->async_answered(update_id);
+    } catch (const bot::store_error& e) {
+        store_result("answered", e.what());
+    }
+}
+
 void telegram_adapter::forget_updates(std::int64_t chat_id) {
     try {
         dedupe_->forget(conversation_of(chat_id));
@@ -335,7 +347,7 @@ void telegram_adapter::forget_updates(std::int64_t chat_id) {
 }
 
 // What the update log learns once a job for an update is over.
-void telegram_adapter::finish_update(const job& j, outcome result) {
+awaitable<void> telegram_adapter::finish_update(const job& j, outcome result) {
     const auto& u = j.update;
     if (j.ack_after_turn) {
         // Committed and sent: redeliveries are repeats from now on. Anything else: released,
@@ -357,7 +369,7 @@ void telegram_adapter::finish_update(const job& j, outcome result) {
     } else {
         if (result != outcome::done)
             count("reply_dropped");
-        mark_answered(u.update_id);
+        co_await mark_answered_async(u.update_id);
     }
     // "Forget me" leaves no trace: the log of this chat's updates goes too (an update of
     // the chat still waiting in the inbox keeps its record until it is answered).
@@ -480,7 +492,7 @@ awaitable<void> telegram_adapter::drain(std::int64_t chat_id) {
             co_await t.async_wait(use_tuple);
         }
         if (!j.push)
-            finish_update(j, result);
+            co_await finish_update(j, result);
         if (j.done)
             j.done->ch.try_send(boost::system::error_code{}, result == outcome::done);
         std::lock_guard lock(mu_);

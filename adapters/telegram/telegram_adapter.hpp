@@ -111,8 +111,9 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
     awaitable<outcome> send_note(job& j, std::string text, time_point& last);
     awaitable<outcome> send_all(job& j, std::vector<nlohmann::json> messages, time_point& last);
     awaitable<http::http_response> handle_after_turn(parsed_update u);
-    void finish_update(const job& j, outcome result);
+    awaitable<void> finish_update(const job& j, outcome result);
     void mark_answered(std::int64_t update_id);
+    awaitable<void> mark_answered_async(std::int64_t update_id);
     void forget_updates(std::int64_t chat_id);
     void store_result(const char* what, const char* error);
     void count(const char* event);

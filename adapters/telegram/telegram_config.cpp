@@ -28,6 +28,17 @@ telegram_config parse_telegram_config(const bot::config& cfg, const std::string&
         "max_body_bytes", static_cast<std::int64_t>(out.max_body_bytes), 1024, 1 << 20));
     out.dedupe_window = static_cast<std::size_t>(
         r.integer_or("dedupe_window", static_cast<std::int64_t>(out.dedupe_window), 16, 1'000'000));
+    out.update_log = r.string_or("update_log", out.update_log);
+    if (r.has("update_log") && cfg.store.kind != "sqlite")
+        r.error("update_log", "config.bad_value",
+                "update_log applies to store kind \"sqlite\" only (this store is \"" +
+                    cfg.store.kind + "\")");
+    else if (out.update_log.empty() || out.update_log.back() == '/')
+        r.error("update_log", "config.bad_value", "update_log names a file in data_dir");
+    else if (out.update_log == cfg.store.file)
+        r.error("update_log", "config.bad_value",
+                "update_log must be a file of its own, not the store's file \"" + cfg.store.file +
+                    "\"");
     out.per_chat_interval =
         ms(r.integer_or("per_chat_interval_ms", out.per_chat_interval.count(), 0, 60'000));
     out.request_timeout =

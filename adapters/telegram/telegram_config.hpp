@@ -21,6 +21,9 @@ struct telegram_config {
     std::string public_url;             // https URL Telegram calls; used by `telegram set-webhook`
     std::size_t max_body_bytes = 65536; // larger updates get 413
     std::size_t dedupe_window = 4096;   // recent update_ids remembered
+    // The update log's SQLite file in data_dir (store kind "sqlite"), a file of its own so
+    // that its commits never wait for the store's; store.max_bytes caps each of the two.
+    std::string update_log = "telegram-updates.sqlite";
     std::chrono::milliseconds per_chat_interval{1000}; // pacing between messages to one chat
     std::chrono::milliseconds request_timeout{10000};  // one Bot API call
     int max_attempts = 4;                            // Bot API attempts (429, 5xx, network errors)

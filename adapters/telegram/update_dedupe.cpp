@@ -3,17 +3,59 @@
 #include "bot/conversation_store.hpp"
 #include "bot/redis_client.hpp"
 
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <deque>
+#include <exception>
+#include <filesystem>
+#include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace tandem::adapters::telegram {
 
+namespace net = boost::asio;
+
 namespace {
+
+// Creates the file owner-only (and its folder, 0700) before SQLite opens it, as the
+// conversation store does with its own; SQLite gives the -wal and -shm files the same
+// permissions. A file made by something else (a copy, an older version) is made owner-only.
+void create_private(const std::string& path) {
+    namespace fs = std::filesystem;
+    fs::path p(path);
+    std::error_code ec;
+    if (p.has_parent_path() && !fs::exists(p.parent_path(), ec)) {
+        fs::create_directories(p.parent_path(), ec);
+        if (ec)
+            throw bot::store_error("cannot create the folder " + p.parent_path().string() +
+                                   " of the Telegram update log: " + ec.message());
+        ::chmod(p.parent_path().c_str(), 0700);
+    }
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw bot::store_error("cannot open or create " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+        ::fchmod(fd, 0600);
+    ::close(fd);
+}
 
 class memory_dedupe final : public update_dedupe {
   public:
@@ -75,8 +117,10 @@ class memory_dedupe final : public update_dedupe {
 
 class sqlite_dedupe final : public update_dedupe {
   public:
-    sqlite_dedupe(const std::string& path, std::int64_t retention, std::int64_t max_bytes)
+    sqlite_dedupe(const std::string& path, std::int64_t retention, std::int64_t max_bytes,
+                  const std::string& migrate_from)
         : retention_(retention) {
+        create_private(path);
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                             nullptr) != SQLITE_OK) {
             std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -86,7 +130,9 @@ class sqlite_dedupe final : public update_dedupe {
         try {
             sqlite3_busy_timeout(db_, 2000);
             exec("PRAGMA journal_mode=WAL");
-            exec("PRAGMA synchronous=NORMAL");
+            // Payloads are message text: what "forget me" and answering delete is
+            // overwritten, not left readable in free pages (as in the store's file).
+            exec("PRAGMA secure_delete=ON");
             if (max_bytes > 0) {
                 // A quota, and the way the tests make a disk "full".
                 std::int64_t pages = std::max<std::int64_t>(1, max_bytes / 4096);
@@ -103,6 +149,10 @@ class sqlite_dedupe final : public update_dedupe {
                      "DEFAULT ''");
             exec("CREATE INDEX IF NOT EXISTS telegram_updates_conversation ON "
                  "telegram_updates(conversation)");
+            if (!migrate_from.empty() && migrate_from != path &&
+                std::filesystem::exists(migrate_from))
+                migrate(migrate_from); // synchronous=FULL still: the moved rows are durable
+            exec("PRAGMA synchronous=NORMAL");
             // A NULL payload means answered (rows from older files were all answered).
             insert_ = prepare("INSERT OR IGNORE INTO telegram_updates (update_id, seen_at,"
                               " payload, conversation) VALUES (?1, ?2, ?3, ?4)");
@@ -122,11 +172,146 @@ class sqlite_dedupe final : public update_dedupe {
             throw;
         }
     }
-    ~sqlite_dedupe() override { close(); }
+    ~sqlite_dedupe() override {
+        writer_.join(); // every queued call is committed (or failed) and told so first
+        close();
+    }
 
     update_status accept(std::int64_t update_id, const std::string& conversation,
                          std::string_view payload, std::int64_t now) override {
         std::lock_guard lock(mu_);
+        return accept_locked(update_id, conversation, payload, now);
+    }
+
+    net::awaitable<update_status> async_accept(std::int64_t update_id,
+                                               const std::string& conversation,
+                                               std::string_view payload,
+                                               std::int64_t now) override {
+        request r;
+        r.update_id = update_id;
+        r.conversation = &conversation;
+        r.payload = payload;
+        r.now = now;
+        co_await submit(r);
+        if (r.error)
+            std::rethrow_exception(r.error);
+        co_return r.status;
+    }
+
+    net::awaitable<void> async_answered(std::int64_t update_id) override {
+        request r;
+        r.answer = true;
+        r.update_id = update_id;
+        co_await submit(r);
+        if (r.error)
+            std::rethrow_exception(r.error);
+    }
+
+    void answered(std::int64_t update_id) override {
+        std::lock_guard lock(mu_);
+        answered_locked(update_id);
+    }
+
+    void settle() override {
+        // The writer runs its work in order: once this runs, every earlier flush is done.
+        std::promise<void> done;
+        auto settled = done.get_future();
+        net::post(writer_, [&done] { done.set_value(); });
+        settled.wait();
+    }
+
+  private:
+    // Resumes a waiting call on its own executor (never on the writer thread), which it
+    // keeps busy until then (its io_context must not run out of work meanwhile).
+    struct waker {
+        virtual ~waker() = default;
+        virtual void wake() = 0;
+    };
+    template <class Handler> struct waker_for final : waker {
+        explicit waker_for(Handler h)
+            : handler(std::move(h)), work(net::get_associated_executor(handler)) {}
+        void wake() override {
+            auto ex = work.get_executor();
+            net::post(ex, [h = std::move(handler)]() mutable { std::move(h)(); });
+            work.reset();
+        }
+        Handler handler;
+        net::executor_work_guard<net::associated_executor_t<Handler>> work;
+    };
+
+    // One queued call; it lives in the awaiting coroutine's frame until it is woken.
+    struct request {
+        bool answer = false; // answered(), else accept()
+        std::int64_t update_id = 0;
+        const std::string* conversation = nullptr;
+        std::string_view payload;
+        std::int64_t now = 0;
+        update_status status = update_status::fresh;
+        std::exception_ptr error;
+        std::unique_ptr<waker> done;
+    };
+
+    net::awaitable<void> submit(request& r) {
+        co_await net::async_initiate<decltype(net::use_awaitable), void()>(
+            [this, &r](auto handler) {
+                r.done = std::make_unique<waker_for<decltype(handler)>>(std::move(handler));
+                bool first = false;
+                {
+                    std::lock_guard lk(queue_mu_);
+                    first = queue_.empty();
+                    queue_.push_back(&r);
+                }
+                // One flush per batch: calls queued before it runs join it; calls queued
+                // while it commits start the next one.
+                if (first)
+                    net::post(writer_, [this] { flush(); });
+            },
+            net::use_awaitable);
+    }
+
+    // On the writer thread: everything queued so far, in one transaction.
+    void flush() {
+        std::vector<request*> batch;
+        {
+            std::lock_guard lk(queue_mu_);
+            batch.swap(queue_);
+        }
+        if (batch.empty())
+            return;
+        std::exception_ptr error;
+        {
+            std::lock_guard lock(mu_);
+            try {
+                exec("BEGIN IMMEDIATE");
+                for (auto* r : batch) {
+                    if (r->answer)
+                        answered_locked(r->update_id);
+                    else
+                        r->status =
+                            accept_locked(r->update_id, *r->conversation, r->payload, r->now);
+                }
+                exec("COMMIT");
+            } catch (...) {
+                if (!sqlite3_get_autocommit(db_))
+                    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+                error = std::current_exception();
+            }
+        }
+        for (auto* r : batch) {
+            r->error = error;
+            auto done = std::move(r->done);
+            // r belongs to the caller from here on: it may resume at once.
+            done->wake();
+        }
+    }
+
+    void answered_locked(std::int64_t update_id) {
+        sqlite3_bind_int64(answer_, 1, update_id);
+        step_done(answer_);
+    }
+
+    update_status accept_locked(std::int64_t update_id, const std::string& conversation,
+                                std::string_view payload, std::int64_t now) {
         // Pruning now and then keeps the table at roughly two days of updates.
         if (++since_prune_ >= 256) {
             since_prune_ = 0;
@@ -155,12 +340,7 @@ class sqlite_dedupe final : public update_dedupe {
         return done || rc == SQLITE_DONE ? update_status::answered : update_status::pending;
     }
 
-    void answered(std::int64_t update_id) override {
-        std::lock_guard lock(mu_);
-        sqlite3_bind_int64(answer_, 1, update_id);
-        step_done(answer_);
-    }
-
+  public:
     void probe(std::int64_t now) override {
         std::lock_guard lock(mu_);
         // Committed (so a full disk shows in the WAL too), and leaves nothing behind; 8 KB, so
@@ -245,11 +425,64 @@ class sqlite_dedupe final : public update_dedupe {
             throw bot::store_error(std::string("telegram update log: ") + sqlite3_errmsg(db_));
     }
 
+    // Moves the log an older version kept in the store's file (legacy) into this file.
+    // Not one transaction over both files: in WAL mode SQLite does not make a commit
+    // atomic across attached files. Instead two steps that are each atomic and safe to
+    // repeat: the rows are copied in one transaction here (INSERT OR IGNORE: a row already
+    // here, from a copy whose second step never ran, is not doubled), then the old table
+    // is dropped in one transaction there. A crash between the two leaves the rows in both
+    // files, and the next start copies nothing new and drops the table.
+    void migrate(const std::string& legacy) {
+        {
+            auto* s = prepare("ATTACH DATABASE ?1 AS legacy");
+            sqlite3_bind_text(s, 1, legacy.data(), static_cast<int>(legacy.size()),
+                              SQLITE_TRANSIENT);
+            int rc = sqlite3_step(s);
+            sqlite3_finalize(s);
+            if (rc != SQLITE_DONE)
+                throw bot::store_error("telegram update log: cannot open " + legacy + ": " +
+                                       sqlite3_errmsg(db_));
+        }
+        try {
+            if (has_table("legacy")) {
+                // Older schemas: no payload column (all answered), no conversation column.
+                std::string sql = "INSERT OR IGNORE INTO main.telegram_updates (update_id, "
+                                  "seen_at, payload, conversation) SELECT update_id, seen_at, ";
+                sql += has_column("payload", "legacy") ? "payload" : "NULL";
+                sql += ", ";
+                sql += has_column("conversation", "legacy") ? "conversation" : "''";
+                sql += " FROM legacy.telegram_updates";
+                exec("BEGIN IMMEDIATE");
+                exec(sql.c_str());
+                exec("COMMIT");
+                // The old rows held message text: overwritten as they go, and the store's
+                // WAL emptied of them (best effort, as the store does after a delete).
+                exec("PRAGMA legacy.secure_delete=ON");
+                exec("BEGIN IMMEDIATE; DROP TABLE legacy.telegram_updates; COMMIT;");
+                sqlite3_wal_checkpoint_v2(db_, "legacy", SQLITE_CHECKPOINT_TRUNCATE, nullptr,
+                                          nullptr);
+            }
+        } catch (...) {
+            sqlite3_exec(db_, "DETACH DATABASE legacy", nullptr, nullptr, nullptr);
+            throw;
+        }
+        exec("DETACH DATABASE legacy");
+    }
+    bool has_table(const char* schema) {
+        auto* s = prepare((std::string("SELECT 1 FROM ") + schema +
+                           ".sqlite_master WHERE type = 'table' AND name = 'telegram_updates'")
+                              .c_str());
+        bool found = sqlite3_step(s) == SQLITE_ROW;
+        sqlite3_finalize(s);
+        return found;
+    }
+
     std::int64_t retention_;
     std::mutex mu_;
     sqlite3* db_ = nullptr;
-    bool has_column(const char* column) {
-        auto* s = prepare("PRAGMA table_info(telegram_updates)");
+    bool has_column(const char* column, const char* schema = "main") {
+        auto* s =
+            prepare((std::string("PRAGMA ") + schema + ".table_info(telegram_updates)").c_str());
         bool found = false;
         while (sqlite3_step(s) == SQLITE_ROW)
             if (const auto* name = sqlite3_column_text(s, 1))
@@ -267,6 +500,10 @@ class sqlite_dedupe final : public update_dedupe {
     sqlite3_stmt* forget_ = nullptr;
     sqlite3_stmt* release_ = nullptr;
     int since_prune_ = 0;
+
+    std::mutex queue_mu_;
+    std::vector<request*> queue_; // calls waiting for the next flush
+    net::thread_pool writer_{1};  // the writer thread (joined first, in the destructor)
 };
 
 // KEYS: the update's key, the conversation's set. ARGV: conversation, retention, update id.
@@ -420,14 +657,27 @@ update_dedupe::claim_result update_dedupe::claim(std::int64_t update_id,
 
 void update_dedupe::confirm(std::int64_t, const std::string&, std::int64_t) {}
 
+net::awaitable<update_status> update_dedupe::async_accept(std::int64_t update_id,
+                                                          const std::string& conversation,
+                                                          std::string_view payload,
+                                                          std::int64_t now) {
+    co_return accept(update_id, conversation, payload, now);
+}
+
+net::awaitable<void> update_dedupe::async_answered(std::int64_t update_id) {
+    answered(update_id);
+    co_return;
+}
+
 std::shared_ptr<update_dedupe> make_memory_dedupe(std::size_t window) {
     return std::make_shared<memory_dedupe>(window);
 }
 
 std::shared_ptr<update_dedupe> make_sqlite_dedupe(const std::string& path,
                                                   std::int64_t retention_seconds,
-                                                  std::int64_t max_bytes) {
-    return std::make_shared<sqlite_dedupe>(path, retention_seconds, max_bytes);
+                                                  std::int64_t max_bytes,
+                                                  const std::string& migrate_from) {
+    return std::make_shared<sqlite_dedupe>(path, retention_seconds, max_bytes, migrate_from);
 }
 
 std::shared_ptr<update_dedupe> make_redis_dedupe(const bot::redis_options& options,

@@ -17,6 +17,8 @@
 
 #include "bot/conversation_store.hpp"
 
+#include <boost/asio/awaitable.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -54,6 +56,20 @@ class update_dedupe {
     }
     // The update was answered: its payload is dropped; the id is remembered.
     virtual void answered(std::int64_t update_id) = 0;
+    // The same two for the webhook's coroutines: they never block the calling thread. The
+    // SQLite log commits them on a writer thread of its own, every call queued meanwhile in
+    // one transaction (group commit); a call resumes, on its own executor, once its batch is
+    // committed, and a failed batch throws bot::store_error in every call of it. payload
+    // and conversation must stay valid until the call resumes. The others call the
+    // synchronous ones.
+    virtual boost::asio::awaitable<update_status> async_accept(std::int64_t update_id,
+                                                               const std::string& conversation,
+                                                               std::string_view payload,
+                                                               std::int64_t now);
+    virtual boost::asio::awaitable<void> async_answered(std::int64_t update_id);
+    // Returns once every call queued so far is committed and its caller told (posted to its
+    // executor): at shutdown, before the executors those calls resume on go away.
+    virtual void settle() {}
     // Updates accepted but not answered, oldest first (for the start-up replay).
     virtual std::vector<pending_update> unanswered() = 0;
     // Makes (and takes back) a write the size of an update: throws bot::store_error when an
@@ -97,14 +113,21 @@ class update_dedupe {
 // restart, so unanswered() is only what this process has not answered yet).
 std::shared_ptr<update_dedupe> make_memory_dedupe(std::size_t window);
 
-// A "telegram_updates" table in the SQLite file at path (the conversation store's file, so
-// state and the log live and die together). Ids older than retention_seconds are pruned;
-// Telegram keeps an undelivered update for at most 24 hours, so two days is ample.
-// max_bytes > 0 caps the file (SQLite's max_page_count; beyond it writes fail as on a full
-// disk). Throws bot::store_error when the file cannot be opened.
+// A "telegram_updates" table in the SQLite file at path, a file of its own (`tandem serve`:
+// telegram.update_log in the data folder), created owner-only (0600) like the store's, so
+// that its commits never wait for the conversation store's. Ids older than
+// retention_seconds are pruned; Telegram keeps an undelivered update for at most 24 hours,
+// so two days is ample. max_bytes > 0 caps the file (SQLite's max_page_count; beyond it
+// writes fail as on a full disk).
+// migrate_from: a file that may still hold the log of an older version (the conversation
+// store's file, where the log used to live); its rows, answered or not, move into this
+// file and its table is dropped, at open (see update_dedupe.cpp for why a crash half way
+// loses or doubles nothing). Throws bot::store_error when a file cannot be opened or the
+// move fails.
 std::shared_ptr<update_dedupe> make_sqlite_dedupe(const std::string& path,
                                                   std::int64_t retention_seconds = 2 * 86400,
-                                                  std::int64_t max_bytes = 0);
+                                                  std::int64_t max_bytes = 0,
+                                                  const std::string& migrate_from = {});
 
 // In Redis, shared by every instance of tandem (store.kind "redis"): one key per update,
 // key_prefix + "tg:u:" + update_id, set with SET NX EX retention_seconds (Redis expires it),

@@ -25,6 +25,7 @@
 
 #include <set>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 using namespace tandem::test;
 using nlohmann::json;
@@ -67,6 +68,7 @@ struct fault_folder {
     }
     fs::path path(const std::string& rel) const { return tmp.path() / rel; }
     std::string db() const { return path("data/tandem.sqlite").string(); }
+    std::string update_log() const { return path("data/telegram-updates.sqlite").string(); }
 };
 
 std::unique_ptr<child_process> start(const fault_folder& f, const std::string& api_base,
@@ -400,9 +402,11 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
                                                   secret_header()));
         CHECK(first.response.status == 200);
         ++accepted;
-        // The disk fills up (another writer takes all the room the cap leaves).
-        sql(folder.db(), "CREATE TABLE filler(b BLOB); INSERT INTO filler VALUES (zeroblob(" +
-                             std::to_string(400 * 1024) + "));");
+        // The disk fills up (another writer takes all the room the cap leaves, in the
+        // store's file and in the update log's: max_bytes caps each).
+        for (const auto& file : {folder.db(), folder.update_log()})
+            sql(file, "CREATE TABLE filler(b BLOB); INSERT INTO filler VALUES (zeroblob(" +
+                          std::to_string(400 * 1024) + "));");
         // New conversations need new pages: before long the update log cannot be written.
         for (std::int64_t i = 1; i <= 400; ++i) {
             std::int64_t chat_id = 8'000'000 + i;
@@ -448,7 +452,8 @@ TEST_CASE("faults: a full store answers 503 and not ready, then recovers", "[fau
             },
             60s);
         // Room again: the update Telegram retries is answered, and the server is ready.
-        sql(folder.db(), "DROP TABLE filler;");
+        for (const auto& file : {folder.db(), folder.update_log()})
+            sql(file, "DROP TABLE filler;");
         auto again = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
                                                   update_json(refused_chat, refused_id, "/start"),
                                                   secret_header()));
@@ -675,6 +680,96 @@ TEST_CASE("faults: SIGTERM drains within its grace even when the Bot API hangs, 
     WARN("SIGTERM with a hanging Bot API: exited 0 after "
          << drain_seconds << " s (grace 3 s); next start resumed " << resumed_updates
          << " updates");
+}
+
+TEST_CASE("faults: an update log left in the store's file by an older version moves to its own "
+          "file and its unanswered update is answered exactly once",
+          "[faults][e2e][store]") {
+    fault_folder folder;
+    const std::int64_t chat = 9'100'000, pending_id = 9'100'000'001, answered_id = 9'100'000'000;
+    // What an older version left: the log in the store's file, in the schema from before
+    // records knew their conversation, with an update acknowledged but never answered.
+    fs::create_directories(folder.path("data"));
+    std::ofstream(folder.db()).close();
+    sql(folder.db(), "CREATE TABLE telegram_updates (update_id INTEGER PRIMARY KEY, seen_at "
+                     "INTEGER NOT NULL, payload TEXT);"
+                     "INSERT INTO telegram_updates VALUES (" +
+                         std::to_string(answered_id) + ", " + std::to_string(unix_now()) +
+                         ", NULL);"
+                         "INSERT INTO telegram_updates VALUES (" +
+                         std::to_string(pending_id) + ", " + std::to_string(unix_now()) + ", '" +
+                         update_json(chat, pending_id, "/start") + "');");
+    net::io_context ioc;
+    fake_api api(ioc);
+    auto sends_to_chat = [&] {
+        std::size_t n = 0;
+        for (const auto& c : api.calls_named("sendMessage"))
+            n += c.json().value("chat_id", std::int64_t{0}) == chat;
+        return n;
+    };
+    tandem::bot::turn_processor tp(load_ok(fixture_paths()), tandem::bot::make_memory_store(),
+                                   tandem::bot::config{}.conversation);
+    const auto one_reply = expected_replies(tp, chat, 1)[0].size();
+    std::size_t resumed_first = 0, resumed_second = 99, sent_first = 0;
+    std::optional<int> first_exit, second_exit;
+    int redelivered = 0, old_redelivered = 0;
+    run_test(
+        ioc,
+        [&]() -> awaitable<void> {
+            auto serve = start(folder, api.base(), "serve-1.log");
+            auto port = co_await serve::wait_listening(*serve);
+            co_await eventually([&] { return sends_to_chat() >= one_reply; }, 30s);
+            // Telegram redelivers both: neither is answered (again).
+            http::http_client c(ioc.get_executor());
+            auto r = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
+                                                  update_json(chat, pending_id, "/start"),
+                                                  secret_header()));
+            redelivered = r.response.status;
+            auto r2 = co_await c.request(post_json(serve::url(port, "/webhooks/telegram"),
+                                                   update_json(chat, answered_id, "/start"),
+                                                   secret_header()));
+            old_redelivered = r2.response.status;
+            serve->signal(SIGTERM);
+            first_exit = co_await serve::wait_exit(*serve, 30s);
+            sent_first = sends_to_chat();
+            for (const auto& line : serve::log_lines(serve->log()))
+                if (line.value("event", "") == "telegram.resumed")
+                    resumed_first = line.value("updates", std::size_t{0});
+            // The next start finds nothing left to move or to answer.
+            auto again = start(folder, api.base(), "serve-2.log");
+            co_await serve::wait_listening(*again);
+            again->signal(SIGTERM);
+            second_exit = co_await serve::wait_exit(*again, 30s);
+            for (const auto& line : serve::log_lines(again->log()))
+                if (line.value("event", "") == "telegram.resumed")
+                    resumed_second = line.value("updates", std::size_t{0});
+        },
+        120s);
+    REQUIRE(first_exit);
+    CHECK(*first_exit == 0);
+    REQUIRE(second_exit);
+    CHECK(*second_exit == 0);
+    CHECK(resumed_first == 1);
+    CHECK(resumed_second == 0);
+    CHECK(redelivered == 200);
+    CHECK(old_redelivered == 200);
+    CHECK(sent_first == one_reply); // the turn's reply, once
+    CHECK(sends_to_chat() == one_reply);
+    auto st = stored_state(folder.db(), chat);
+    REQUIRE(st);
+    CHECK(st->value("turns", 0) == 1);
+    // The store's file holds conversations only now.
+    sqlite3* h = nullptr;
+    REQUIRE(sqlite3_open_v2(folder.db().c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(h, "SELECT 1 FROM sqlite_master WHERE name = 'telegram_updates'", -1, &s,
+                       nullptr);
+    CHECK(sqlite3_step(s) == SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    struct stat fst {};
+    REQUIRE(::stat(folder.update_log().c_str(), &fst) == 0);
+    CHECK((fst.st_mode & 0777) == 0600);
 }
 
 TEST_CASE("limits: the widget's API is limited per client address with 429, a slow_down frame "

@@ -168,6 +168,15 @@ TEST_CASE("privacy: message text never reaches logs or metrics by default, even 
         CHECK(r.answers.find(secret) == std::string::npos);
     }
     CHECK(r.log.find("bad_secret") != std::string::npos); // the refusal was logged, by reason
+    // The Telegram update log (payloads are message text until answered) is a file of its
+    // own, owner-only like the store's.
+    struct stat st {};
+    REQUIRE(::stat(f.path("data/telegram-updates.sqlite").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    for (const auto& side :
+         {"data/telegram-updates.sqlite-wal", "data/telegram-updates.sqlite-shm"})
+        if (::stat(f.path(side).c_str(), &st) == 0)
+            CHECK((st.st_mode & 0077) == 0);
 }
 
 TEST_CASE("privacy: with log.message_text on, the debug log does carry the text",

@@ -377,3 +377,31 @@ TEST_CASE("serve: how Telegram updates are acknowledged follows the store, and s
     CHECK(p.find("/store/max_bytes: config.bad_value: max_bytes applies to store kind "
                  "\"sqlite\" only") != std::string::npos);
 }
+
+TEST_CASE("serve: the Telegram update log is a file of its own, named by telegram.update_log",
+          "[serve][config]") {
+    auto check = [](const std::string& text, std::string* problems) {
+        tandem::bot::diagnostics diags;
+        auto cfg =
+            tandem::bot::parse_config(json::parse(text, nullptr, true, true), "t.json", diags);
+        auto tg = tandem::adapters::telegram::parse_telegram_config(cfg, "t.json", diags);
+        *problems = diags.to_string();
+        return tg;
+    };
+    std::string p;
+    CHECK(check("{}", &p).update_log == "telegram-updates.sqlite");
+    CHECK(p.empty());
+    CHECK(check(R"({"telegram": {"update_log": "tg.sqlite"}})", &p).update_log == "tg.sqlite");
+    CHECK(p.empty());
+    check(R"({"telegram": {"update_log": "tandem.sqlite"}})", &p);
+    CHECK(p.find("/telegram/update_log: config.bad_value: update_log must be a file of "
+                 "its own, not the store's file \"tandem.sqlite\"") != std::string::npos);
+    check(R"({"store": {"file": "x.sqlite"}, "telegram": {"update_log": "x.sqlite"}})", &p);
+    CHECK(p.find("/telegram/update_log: config.bad_value") != std::string::npos);
+    check(R"({"telegram": {"update_log": ""}})", &p);
+    CHECK(p.find("/telegram/update_log: config.bad_value: update_log names a file in data_dir") !=
+          std::string::npos);
+    check(R"({"store": {"kind": "memory"}, "telegram": {"update_log": "tg.sqlite"}})", &p);
+    CHECK(p.find("/telegram/update_log: config.bad_value: update_log applies to store kind "
+                 "\"sqlite\" only (this store is \"memory\")") != std::string::npos);
+}

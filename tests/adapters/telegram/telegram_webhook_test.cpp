@@ -358,7 +358,7 @@ TEST_CASE("telegram: a stalled Bot API does not block acknowledging updates", "[
 
 TEST_CASE("telegram: a redelivered update after a restart is not answered again", "[telegram]") {
     temp_dir tmp;
-    auto file = (tmp.path() / "tandem.sqlite").string();
+    auto file = (tmp.path() / "telegram-updates.sqlite").string();
     auto body = fixture("message_text.json");
     {
         telegram_env first({}, tg::make_sqlite_dedupe(file));
@@ -382,7 +382,7 @@ TEST_CASE("telegram: a redelivered update after a restart is not answered again"
 TEST_CASE("telegram: forget me removes the chat's update records from the SQLite inbox",
           "[telegram][privacy]") {
     temp_dir tmp;
-    auto dedupe = tg::make_sqlite_dedupe((tmp.path() / "tandem.sqlite").string());
+    auto dedupe = tg::make_sqlite_dedupe((tmp.path() / "telegram-updates.sqlite").string());
     telegram_env env({}, dedupe);
     env.core.slash_forget_forgets = true;
     auto message = [](std::int64_t update_id, std::int64_t chat, const std::string& text) {
