@@ -40,8 +40,15 @@ net::awaitable<std::optional<turn_result>> run_checkin(turn_processor* p, checki
     co_return p->run_checkin(e, now);
 }
 
-net::awaitable<bool> run_forget(turn_processor* p, conversation_ref r) {
-    co_return p->forget(r.channel, r.conversation_id);
+struct forget_result {
+    bool existed = false;
+    std::vector<conversation_ref> also;
+};
+
+net::awaitable<forget_result> run_forget(turn_processor* p, conversation_ref r) {
+    forget_result f;
+    f.existed = p->forget(r.channel, r.conversation_id, &f.also);
+    co_return f;
 }
 } // namespace
 
@@ -138,15 +145,30 @@ net::awaitable<turn_result> bot_service::handle(inbound_message msg) {
     auto* p = &impl_->processor;
     turn_result r = co_await net::co_spawn(strand, run_turn(p, std::move(msg)), net::use_awaitable);
     ++turns_;
+    if (r.forgotten)
+        tell_forgotten(r.also_forgotten);
     co_return r;
+}
+
+void bot_service::tell_forgotten(const std::vector<conversation_ref>& refs) {
+    for (const auto& ref : refs) {
+        std::shared_ptr<proactive_sink> sink;
+        {
+            std::lock_guard lock(impl_->sinks_mu);
+            if (auto it = impl_->sinks.find(ref.channel); it != impl_->sinks.end())
+                sink = it->second;
+        }
+        if (sink)
+            sink->forgotten(ref);
+    }
 }
 
 net::awaitable<bool> bot_service::forget(conversation_ref ref) {
     auto& strand = impl_->strand_for(turn_processor::key(ref.channel, ref.conversation_id));
     auto* p = &impl_->processor;
-    bool existed =
-        co_await net::co_spawn(strand, run_forget(p, std::move(ref)), net::use_awaitable);
-    co_return existed;
+    auto f = co_await net::co_spawn(strand, run_forget(p, std::move(ref)), net::use_awaitable);
+    tell_forgotten(f.also);
+    co_return f.existed;
 }
 
 net::awaitable<void> bot_service::checkin_loop(bot_service* self) {

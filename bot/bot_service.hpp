@@ -45,6 +45,8 @@ class bot_service final : public turn_service {
 
   private:
     static boost::asio::awaitable<void> checkin_loop(bot_service* self);
+    // Tells each chat's channel (its proactive sink) that the chat's conversation went.
+    void tell_forgotten(const std::vector<conversation_ref>& refs);
     struct impl;
     std::unique_ptr<impl> impl_;
     std::atomic<std::uint64_t> turns_{0};

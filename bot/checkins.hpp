@@ -47,6 +47,10 @@ class proactive_sink {
     virtual ~proactive_sink() = default;
     // True when the message was handed to the platform.
     virtual boost::asio::awaitable<bool> deliver(conversation_ref ref, outbound_message msg) = 0;
+    // The conversation of this channel's chat ref was deleted from another chat linked to it
+    // ("forget me" there): drop what the channel itself keeps about the chat (a widget
+    // session and its history, a Telegram chat's update ids). Must not block.
+    virtual void forgotten(const conversation_ref& ref) { (void)ref; }
 };
 
 // Moves a due time out of quiet hours: [start_hour, end_hour) local time, where local =

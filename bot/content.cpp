@@ -282,9 +282,9 @@ struct dialog_checker {
         bool ok = true;
         for (const auto& f : template_fields(text, ok)) {
             if (f == "emergency" || f == "$region" || f == "$safety_mode" ||
-                (d.id == "system" && (f == "$title" || f == "$current" || f == "$understood" ||
-                                      f == "$remembered" || f == "$export" || f == "$expires" ||
-                                      f == "$code" || f == "$minutes")))
+                (d.id == "system" &&
+                 (f == "$title" || f == "$current" || f == "$understood" || f == "$remembered" ||
+                  f == "$export" || f == "$expires" || f == "$code" || f == "$minutes")))
                 continue;
             if (f.rfind("$trend:", 0) == 0) {
                 if (!series.count(f.substr(7)))

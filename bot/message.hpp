@@ -49,7 +49,10 @@ struct turn_result {
     std::string dialog;     // active dialog after the turn (empty when none)
     std::string node;       // active node after the turn
     bool forgotten = false; // the conversation's state was deleted this turn
-    bool error = false;     // the turn failed; reply holds a kind apology
+    // With forgotten: the other chats (/link) whose records went too; bot_service tells
+    // their channels, so a widget session or a Telegram update log of theirs goes as well.
+    std::vector<conversation_ref> also_forgotten;
+    bool error = false; // the turn failed; reply holds a kind apology
     // The message (same channel, conversation and platform_message_id) was answered before:
     // no new turn ran. reply is that earlier reply when it was the conversation's latest,
     // and empty when later turns followed (then it was long delivered).

@@ -116,6 +116,13 @@ std::vector<std::string> system_lines(const content& c, const char* node,
     return out;
 }
 
+// "telegram:42" -> {"telegram", "42", "42"}.
+conversation_ref ref_of(const std::string& key) {
+    auto colon = key.find(':');
+    std::string id = colon == std::string::npos ? key : key.substr(colon + 1);
+    return {colon == std::string::npos ? "" : key.substr(0, colon), id, id};
+}
+
 std::optional<conversation_state> parse_state(const std::string& json) {
     try {
         return state_from_json(nlohmann::json::parse(json));
@@ -412,9 +419,10 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
                 ids.erase(ids.begin(), ids.end() - conversation_state::answered_kept);
             out.state.last_reply = reply_json(out.reply);
         }
+        std::vector<std::string> erased;
         if (out.forget) {
             // Everything: the conversation, every chat that joined it, a pending code.
-            erase_conversation(k, out.state);
+            erase_conversation(k, out.state, &erased);
             if (own != k)
                 store_->erase(own);
         } else if (!store_->save_if(k, to_json(out.state).dump(),
@@ -444,6 +452,9 @@ std::optional<turn_result> turn_processor::attempt_turn(const inbound_message& m
         result.topic = msg.option_id.empty() && in.command.empty() ? in.understood.topic : "";
         result.confidence = in.understood.confidence;
         result.forgotten = out.forget;
+        for (const auto& e : erased)
+            if (e != own)
+                result.also_forgotten.push_back(ref_of(e));
         if (!out.forget && !out.state.stack.empty()) {
             result.dialog = out.state.stack.back().dialog;
             result.node = out.state.stack.back().node;
@@ -630,28 +641,38 @@ turn_processor::link_turn(const linking::command& cmd, const inbound_message& ms
     return r;
 }
 
-bool turn_processor::forget(const std::string& channel, const std::string& id) {
+bool turn_processor::forget(const std::string& channel, const std::string& id,
+                            std::vector<conversation_ref>* also) {
     const std::string own = key(channel, id);
     if (checkins_)
         checkins_->cancel(own);
     auto stored = store_->load(own);
     auto state = stored ? parse_state(*stored) : std::nullopt;
+    std::vector<std::string> erased;
+    bool existed = false;
     if (state && !state->linked_to.empty()) {
         // A chat that joined another's conversation: that conversation is this person's
         // too, so it goes with everything linked to it.
         const std::string joined = state->linked_to;
         if (auto other = store_->load(joined))
             if (auto s = parse_state(*other))
-                erase_conversation(joined, *s);
+                erase_conversation(joined, *s, &erased);
         store_->erase(own);
-        return true;
+        existed = true;
+    } else if (state) {
+        existed = erase_conversation(own, *state, &erased);
+    } else {
+        existed = store_->erase(own);
     }
-    if (state)
-        return erase_conversation(own, *state);
-    return store_->erase(own);
+    if (also)
+        for (const auto& e : erased)
+            if (e != own)
+                also->push_back(ref_of(e));
+    return existed;
 }
 
-bool turn_processor::erase_conversation(const std::string& k, const conversation_state& state) {
+bool turn_processor::erase_conversation(const std::string& k, const conversation_state& state,
+                                        std::vector<std::string>* erased) {
     for (const auto& other : state.linked) {
         // Only a chat still linked to this conversation: one that left (/unlink) or whose
         // link expired may hold a conversation of its own by now.
@@ -661,12 +682,16 @@ bool turn_processor::erase_conversation(const std::string& k, const conversation
             store_->erase(other);
             if (checkins_)
                 checkins_->cancel(other);
+            if (erased)
+                erased->push_back(other);
         }
     }
     if (!state.link_code.empty())
         store_->erase(linking::code_key(state.link_code));
     if (checkins_)
         checkins_->cancel(k);
+    if (erased)
+        erased->push_back(k);
     return store_->erase(k);
 }
 

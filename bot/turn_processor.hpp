@@ -38,8 +38,10 @@ class turn_processor {
     // Opens a due check-in: starts its dialog in the conversation (at most once per opt-in)
     // and returns the message to send, or nothing when the user withdrew or forgot.
     std::optional<turn_result> run_checkin(const checkin_entry& e, std::int64_t now);
-    // Deletes the conversation's state. Throws store_error on I/O failure.
-    bool forget(const std::string& channel, const std::string& conversation_id);
+    // Deletes the conversation's state, with every chat linked to it (/link); those other
+    // chats are added to *also when given. Throws store_error on I/O failure.
+    bool forget(const std::string& channel, const std::string& conversation_id,
+                std::vector<conversation_ref>* also = nullptr);
     // Deletes idle conversations; returns how many.
     std::size_t sweep(std::int64_t now);
 
@@ -62,8 +64,10 @@ class turn_processor {
                                          const std::string& own, const std::string& k,
                                          conversation_state state, std::uint64_t version,
                                          const conversation_state* joined);
-    // Deletes the conversation at k with every chat still linked to it and its pending code.
-    bool erase_conversation(const std::string& k, const conversation_state& state);
+    // Deletes the conversation at k with every chat still linked to it and its pending code;
+    // adds the keys deleted (k included) to *erased when given.
+    bool erase_conversation(const std::string& k, const conversation_state& state,
+                            std::vector<std::string>* erased = nullptr);
 
     mutable std::mutex content_mu_;
     std::shared_ptr<const content> content_;

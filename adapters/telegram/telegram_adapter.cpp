@@ -105,6 +105,10 @@ class sink final : public bot::proactive_sink {
             co_return false;
         co_return co_await a->deliver(std::move(ref), std::move(msg));
     }
+    void forgotten(const bot::conversation_ref& ref) override {
+        if (auto a = adapter_.lock())
+            a->forgotten_elsewhere(ref.conversation_id);
+    }
 
   private:
     std::weak_ptr<telegram_adapter> adapter_;
@@ -334,6 +338,14 @@ awaitable<void> telegram_adapter::mark_answered_async(std::int64_t update_id) {
     } catch (const bot::store_error& e) {
         store_result("answered", e.what());
     }
+}
+
+void telegram_adapter::forgotten_elsewhere(const std::string& conversation_id) {
+    std::int64_t chat = 0;
+    auto [end, ec] = std::from_chars(conversation_id.data(),
+                                     conversation_id.data() + conversation_id.size(), chat);
+    if (ec == std::errc() && end == conversation_id.data() + conversation_id.size())
+        forget_updates(chat);
 }
 
 void telegram_adapter::forget_updates(std::int64_t chat_id) {

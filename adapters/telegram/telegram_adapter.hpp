@@ -62,6 +62,9 @@ class telegram_adapter : public std::enable_shared_from_this<telegram_adapter> {
     // every part; false when the adapter is stopping, the chat's queue is full, the send
     // failed, or it did not finish in time. May be awaited from any executor.
     awaitable<bool> deliver(bot::conversation_ref ref, bot::outbound_message msg);
+    // The chat's conversation was deleted from another chat linked to it (/link): its
+    // answered update ids go too, as after "forget me" typed here.
+    void forgotten_elsewhere(const std::string& conversation_id);
     // A proactive_sink for bot_service::set_proactive_sink; it holds the adapter weakly.
     std::shared_ptr<bot::proactive_sink> proactive_sink();
 

@@ -412,22 +412,45 @@ boost::asio::awaitable<bool> widget_hub::forget(std::string session_id) {
         auto it = sessions_.find(session_id);
         if (it == sessions_.end())
             co_return false;
-        auto& s = *it->second;
-        ref = {"widget", s.conversation_id, s.conversation_id};
-        nlohmann::json f = {{"type", "forgotten"}};
-        auto subs = std::move(s.subs);
-        for (const auto& sub : subs) {
-            sub->push(f);
-            sub->detached(s.id);
-        }
-        by_conversation_.erase(s.conversation_id);
-        sessions_.erase(it);
+        ref = {"widget", it->second->conversation_id, it->second->conversation_id};
+        drop_session(it);
     }
     erase_backup(session_id);
     co_await service_.forget(ref);
     bot::log::info("widget.forgotten",
                    {{"conversation", bot::log::log_id("widget", ref.conversation_id)}});
     co_return true;
+}
+
+bool widget_hub::forgotten_elsewhere(const std::string& conversation_id) {
+    std::string session_id;
+    {
+        std::lock_guard lock(mu_);
+        auto c = by_conversation_.find(conversation_id);
+        if (c == by_conversation_.end())
+            return false;
+        auto it = sessions_.find(c->second);
+        if (it == sessions_.end())
+            return false;
+        session_id = it->first;
+        drop_session(it);
+    }
+    erase_backup(session_id);
+    bot::log::info("widget.forgotten",
+                   {{"conversation", bot::log::log_id("widget", conversation_id)}});
+    return true;
+}
+
+void widget_hub::drop_session(session_map::iterator it) {
+    auto& s = *it->second;
+    nlohmann::json f = {{"type", "forgotten"}};
+    auto subs = std::move(s.subs);
+    for (const auto& sub : subs) {
+        sub->push(f);
+        sub->detached(s.id);
+    }
+    by_conversation_.erase(s.conversation_id);
+    sessions_.erase(it);
 }
 
 bool widget_hub::deliver(const bot::conversation_ref& ref, const bot::outbound_message& msg) {
@@ -497,6 +520,9 @@ class widget_sink final : public bot::proactive_sink {
     boost::asio::awaitable<bool> deliver(bot::conversation_ref ref,
                                          bot::outbound_message msg) override {
         co_return hub_->deliver(ref, msg);
+    }
+    void forgotten(const bot::conversation_ref& ref) override {
+        hub_->forgotten_elsewhere(ref.conversation_id);
     }
 
   private:

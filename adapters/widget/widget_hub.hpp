@@ -90,6 +90,9 @@ class widget_hub {
     // Deletes the session, its history and the core's state for it; subscribers get a
     // "forgotten" frame. False when there was no such session.
     boost::asio::awaitable<bool> forget(std::string session_id);
+    // The conversation was deleted from another chat linked to it (/link): the session of
+    // that conversation and its history go too; subscribers get a "forgotten" frame.
+    bool forgotten_elsewhere(const std::string& conversation_id);
 
     // Appends a message the core sends unprompted (a check-in). False when the
     // conversation has no live session.
@@ -122,6 +125,9 @@ class widget_hub {
     std::optional<snapshot> take_snapshot(const session& s) const; // with mu_ held
     void save_snapshot(const std::optional<snapshot>& snap);       // without mu_
     void erase_backup(const std::string& session_id);              // without mu_
+    using session_map = std::unordered_map<std::string, std::shared_ptr<session>>;
+    // Tells the session's subscribers it was forgotten and removes it (with mu_ held).
+    void drop_session(session_map::iterator it);
     std::shared_ptr<session> restore(const std::string& session_id, const std::string& data);
 
     widget_config cfg_;
@@ -129,7 +135,7 @@ class widget_hub {
     clock_fn now_;
     random_fn random_;
     mutable std::mutex mu_;
-    std::unordered_map<std::string, std::shared_ptr<session>> sessions_;
+    session_map sessions_;
     std::unordered_map<std::string, std::string> by_conversation_; // conversation id -> session
     std::shared_ptr<session_backup> backup_;
 };

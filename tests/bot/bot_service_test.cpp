@@ -156,6 +156,8 @@ class recording_sink : public bot::proactive_sink {
         sent.emplace_back(std::move(ref), std::move(m));
         co_return true;
     }
+    std::vector<bot::conversation_ref> forgot;
+    void forgotten(const bot::conversation_ref& ref) override { forgot.push_back(ref); }
 };
 
 template <class T> T await(net::awaitable<T> a) {
@@ -360,4 +362,50 @@ TEST_CASE("turn processor: the shipped content has the rate-limit line in every 
     }
     CHECK(c->for_locale("es").dialog("system")->node("rate_limited")->say[0][0].find("despacio") !=
           std::string::npos);
+}
+
+TEST_CASE("bot service: forget in one linked chat tells the other chats' channels",
+          "[service][privacy][linking]") {
+    auto store = bot::make_memory_store();
+    bot::config cfg;
+    bot::bot_service svc(test::load_ok(test::fixture_paths()), store, cfg);
+    auto web = std::make_shared<recording_sink>();
+    auto tg = std::make_shared<recording_sink>();
+    svc.set_proactive_sink("widget", web);
+    svc.set_proactive_sink("telegram", tg);
+    auto say = [&](const std::string& channel, const std::string& id, const std::string& text) {
+        bot::inbound_message m;
+        m.channel = channel;
+        m.conversation_id = id;
+        m.user_id = id;
+        m.text = text;
+        return await(svc.handle(m));
+    };
+    auto link = [&] {
+        auto issued = say("widget", "w", "/link");
+        std::string code;
+        for (const auto& t : issued.reply.texts)
+            if (auto at = t.find("/link "); at != std::string::npos)
+                code = t.substr(at + 6, 9);
+        REQUIRE(code.size() == 9);
+        REQUIRE(say("telegram", "42", "/link " + code).reply.texts.front().rfind("Linked", 0) == 0);
+    };
+    say("widget", "w", "hello");
+    link();
+    // "forget me" typed in Telegram: the widget's session is told, Telegram is not (its own
+    // adapter sees the turn's result).
+    auto gone = say("telegram", "42", "/forget");
+    CHECK(gone.forgotten);
+    REQUIRE(web->forgot.size() == 1);
+    CHECK(web->forgot[0].channel == "widget");
+    CHECK(web->forgot[0].conversation_id == "w");
+    CHECK(tg->forgot.empty());
+    CHECK(store->size() == 0);
+    // The widget's "Forget me" button (bot_service::forget): Telegram's update ids are told.
+    say("widget", "w", "hello");
+    link();
+    CHECK(await(svc.forget({"widget", "w", "w"})));
+    REQUIRE(tg->forgot.size() == 1);
+    CHECK(tg->forgot[0].conversation_id == "42");
+    CHECK(store->size() == 0);
 }

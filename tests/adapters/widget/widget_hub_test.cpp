@@ -213,6 +213,22 @@ TEST_CASE("widget hub: \"forget me\" typed in the chat ends the session too",
     CHECK(f.core.store->size() == 0);
 }
 
+TEST_CASE("widget hub: a conversation forgotten from a linked chat ends its session too",
+          "[widget][hub][privacy][linking]") {
+    hub_fixture f;
+    auto r = std::make_shared<recorder>();
+    auto sid = f.start(r);
+    auto a = f.say(sid, "m1", "hi");
+    auto sink = adapters::widget::make_widget_sink(f.hub);
+    // bot_service calls this when "forget me" came from a chat linked to this conversation.
+    sink->forgotten({"widget", a.turn.conversation_id, a.turn.user_id});
+    CHECK(r->of("forgotten").size() == 1);
+    CHECK(r->detached_from == std::vector<std::string>{sid});
+    CHECK(f.hub->stats().sessions == 0);
+    CHECK(f.hub->resume(sid, 0, std::make_shared<recorder>()).error == "unknown_session");
+    CHECK_FALSE(f.hub->forgotten_elsewhere(a.turn.conversation_id)); // already gone
+}
+
 TEST_CASE("widget hub: idle sessions expire unless a widget is connected", "[widget][hub]") {
     widget_config cfg;
     cfg.session_idle_seconds = 600;
