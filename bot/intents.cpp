@@ -229,7 +229,9 @@ struct intent_matcher::set_holder {
     re2::RE2::Options options;
     std::vector<std::string> sources; // by entry
     std::unique_ptr<re2::RE2::Set> set;
-    std::vector<slot> slots;                  // set index -> what it stands for
+    std::vector<slot> slots;                  // slot -> what it stands for
+    std::vector<int> set_slot;                // set index -> its slot (-1: none); a slot can
+                                              // have several (spread_entry)
     std::vector<std::vector<int>> piece_alts; // piece -> wide alternatives needing it
     std::vector<wide_alt> alts;               // wide alternatives
     std::vector<int> always;                  // entries run alone on every message
@@ -491,7 +493,175 @@ std::optional<std::vector<alternative_plan>> cut_at_wide_gaps(std::string_view r
     close_alt(re.size());
     return alts;
 }
+
+// --- spreading a Set entry over its first characters -------------------------------------
+// RE2 factors the common literal prefixes of the Set's entries ("\bremind", "\brate" share
+// "\br"), but not an entry that starts with a group: "\b(can|could|would) you..." keeps its
+// own first instructions, and an unanchored DFA re-expands the first instructions of every
+// such entry at every word boundary, for every state it builds. Writing the entry as the
+// alternatives "\bc(?:an|ould) you...", "\bwould you..." (one per first character, each
+// added to the Set for the same slot) lets them join the shared prefixes. The union of the
+// alternatives is the entry's language: concatenation distributes over alternation, and
+// grouping by a first literal character only factors it out. Capture names are dropped
+// (the Set does not report captures). Whatever the reader is not sure about stays whole.
+
+// End of the quantifier (?, *, +, {n,m}, lazy or not) at re[i]; i when there is none.
+std::size_t quantifier_end(std::string_view re, std::size_t i) {
+    std::size_t q = i;
+    int high = 0;
+    if (q < re.size() && (re[q] == '*' || re[q] == '+' || re[q] == '?'))
+        ++q;
+    else if (std::size_t n = repeat_len(re, q, high))
+        q += n;
+    if (q > i && q < re.size() && re[q] == '?')
+        ++q;
+    return q;
+}
+
+// The top-level alternatives of a pattern; nullopt when its form is not understood here.
+std::optional<std::vector<std::string_view>> split_alternatives(std::string_view re) {
+    std::vector<std::string_view> alts;
+    std::size_t start = 0, i = 0;
+    while (i < re.size()) {
+        if (re[i] == '|') {
+            alts.push_back(re.substr(start, i - start));
+            start = ++i;
+            continue;
+        }
+        bool wide = false;
+        std::size_t e = atom_end(re, i, std::numeric_limits<int>::max(), wide);
+        if (e == npos || e > re.size())
+            return std::nullopt;
+        i = quantifier_end(re, e);
+    }
+    alts.push_back(re.substr(start));
+    return alts;
+}
+
+// Length of the plain literal character (ASCII or one UTF-8 sequence) starting `s`, when no
+// quantifier follows it; else 0.
+std::size_t leading_literal(std::string_view s) {
+    if (s.empty())
+        return 0;
+    const auto c = static_cast<unsigned char>(s[0]);
+    if (c < 0x80 && std::string_view("\\.+*?()|[]{}^$").find(static_cast<char>(c)) != npos)
+        return 0;
+    std::size_t n = 1;
+    if (c >= 0x80) {
+        if ((c & 0xC0) != 0xC0)
+            return 0;
+        while (n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+            ++n;
+    }
+    if (n < s.size() && (s[n] == '?' || s[n] == '*' || s[n] == '+' || s[n] == '{'))
+        return 0;
+    return n;
+}
+
+// Appends to `out` alternatives whose union is `re` (just `re` when there is nothing to gain
+// or the reader is unsure).
+void spread_entry(std::string_view re, int depth, std::vector<std::string>& out) {
+    auto keep = [&] {
+        out.emplace_back(re);
+    };
+    if (depth > 8)
+        return keep();
+    auto alts = split_alternatives(re);
+    if (!alts)
+        return keep();
+    if (alts->size() > 1) {
+        for (auto a : *alts)
+            spread_entry(a, depth + 1, out);
+        return;
+    }
+    // [\b or ^] (group) rest, the group without a quantifier or flags.
+    std::size_t i = re.starts_with("\\b") ? 2 : re.starts_with("^") ? 1 : 0;
+    if (i >= re.size() || re[i] != '(')
+        return keep();
+    bool wide = false;
+    const std::size_t e = atom_end(re, i, std::numeric_limits<int>::max(), wide);
+    if (e == npos || e > re.size() || quantifier_end(re, e) != e)
+        return keep();
+    std::string_view inner = re.substr(i + 1, e - i - 2);
+    if (inner.starts_with("?P<")) {
+        auto k = inner.find('>');
+        if (k == npos || k == 3 ||
+            !std::all_of(
+                inner.begin() + 3, inner.begin() + static_cast<std::ptrdiff_t>(k),
+                [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+            return keep();
+        inner.remove_prefix(k + 1);
+    } else if (inner.starts_with("?:")) {
+        inner.remove_prefix(2);
+    } else if (inner.starts_with("?")) {
+        return keep();
+    }
+    auto parts = split_alternatives(inner);
+    if (!parts || parts->size() < 2)
+        return keep();
+    const std::string_view pre = re.substr(0, i), rest = re.substr(e);
+    std::vector<std::pair<std::string_view, std::vector<std::string_view>>> groups;
+    for (auto part : *parts) {
+        const std::size_t n = leading_literal(part);
+        if (n == 0) {
+            std::string whole;
+            whole.reserve(pre.size() + part.size() + rest.size());
+            whole.append(pre).append(part).append(rest);
+            spread_entry(whole, depth + 1, out);
+            continue;
+        }
+        auto key = part.substr(0, n);
+        auto g = std::find_if(groups.begin(), groups.end(),
+                              [&](const auto& x) { return x.first == key; });
+        if (g == groups.end())
+            g = groups.insert(groups.end(), {key, {}});
+        g->second.push_back(part.substr(n));
+    }
+    for (const auto& [key, tails] : groups) {
+        std::string s(pre);
+        s += key;
+        if (tails.size() == 1) {
+            s += tails.front();
+        } else {
+            s += "(?:";
+            for (std::size_t t = 0; t < tails.size(); ++t) {
+                if (t)
+                    s += '|';
+                s += tails[t];
+            }
+            s += ')';
+        }
+        s += rest;
+        out.push_back(std::move(s));
+    }
+}
+
+// Named groups are dropped when spreading; a pattern naming one group twice (an error RE2
+// reports only when both are in one pattern) is not spread.
+bool repeats_a_group_name(std::string_view re) {
+    std::vector<std::string_view> names;
+    for (std::size_t k = re.find("(?P<"); k != npos; k = re.find("(?P<", k + 1)) {
+        auto end = re.find('>', k);
+        if (end == npos)
+            return true;
+        auto name = re.substr(k + 4, end - k - 4);
+        if (std::find(names.begin(), names.end(), name) != names.end())
+            return true;
+        names.push_back(name);
+    }
+    return false;
+}
+
 } // namespace
+
+std::vector<std::string> detail::spread_set_entry(std::string_view re) {
+    std::vector<std::string> out;
+    if (repeats_a_group_name(re))
+        out.emplace_back(re);
+    else
+        spread_entry(re, 0, out);
+    return out;
+}
 
 intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& diags)
     : intents_(std::move(intents)), set_(std::make_unique<set_holder>()) {
@@ -518,9 +688,36 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     std::vector<pending> in_set;
     std::map<std::string, int, std::less<>> piece_ids;
     std::vector<std::vector<int>> alt_pieces; // wide alternative -> its distinct pieces
+    // Adds a pattern to the Set as one slot, spread over its first characters. Should a part
+    // be refused, the pattern is added whole, and when RE2 refuses that too, with its error,
+    // the parts already added are disowned (each part matches only where the pattern does).
+    std::vector<std::string> parts;
     auto add_to_set = [&](const std::string& src, set_holder::slot s, std::string* err) {
-        if (h.set->Add(src, err) < 0)
-            return false;
+        const int slot = static_cast<int>(h.slots.size());
+        const std::size_t first = h.set_slot.size();
+        parts.clear();
+        if (repeats_a_group_name(src))
+            parts.push_back(src);
+        else
+            spread_entry(src, 0, parts);
+        bool whole = false;
+        for (const auto& part : parts) {
+            if (h.set->Add(part, parts.size() == 1 ? err : nullptr) < 0) {
+                whole = parts.size() > 1;
+                if (!whole)
+                    return false;
+                break;
+            }
+            h.set_slot.push_back(slot);
+        }
+        if (whole) {
+            if (h.set->Add(src, err) < 0) {
+                std::fill(h.set_slot.begin() + static_cast<std::ptrdiff_t>(first), h.set_slot.end(),
+                          -1);
+                return false;
+            }
+            h.set_slot.push_back(slot);
+        }
         h.slots.push_back(s);
         return true;
     };
@@ -632,7 +829,8 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         h.set->Match("", &empty_hits);
         std::vector<char> empty(h.slots.size(), 0);
         for (int k : empty_hits)
-            empty[static_cast<std::size_t>(k)] = 1;
+            if (const int slot = h.set_slot[static_cast<std::size_t>(k)]; slot >= 0)
+                empty[static_cast<std::size_t>(slot)] = 1;
         for (const auto& pe : in_set) {
             if (!empty[pe.slot])
                 continue;
@@ -697,6 +895,14 @@ classification intent_matcher::match(std::string normalized, bool captures) cons
         re2::RE2::Set::ErrorInfo info{};
         if (!h.set->Match(normalized, &found, &info) && info.kind != re2::RE2::Set::kNoError)
             failed = true;
+        // Set indices -> slots, each once (a slot is several indices when spread).
+        std::size_t n = 0;
+        for (int k : found)
+            if (const int slot = h.set_slot[static_cast<std::size_t>(k)]; slot >= 0)
+                found[n++] = slot;
+        found.resize(n);
+        std::sort(found.begin(), found.end());
+        found.erase(std::unique(found.begin(), found.end()), found.end());
     }
     if (!failed) {
         if (counts.size() < h.alts.size())

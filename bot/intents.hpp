@@ -76,6 +76,12 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
 // Lists "*.json" files of a folder, sorted by name (reports "file.read" when missing).
 std::vector<std::string> list_json_files(const std::string& dir, diagnostics& diags);
 
+namespace detail {
+// The alternatives the matcher adds to its RE2::Set for one pattern (or piece): their union
+// is the pattern's language (intents.cpp, "spreading"). Exposed for the unit tests.
+std::vector<std::string> spread_set_entry(std::string_view re);
+} // namespace detail
+
 class intent_matcher {
   public:
     // Compiles the patterns for matching together (see intents.cpp). Reports
