@@ -652,7 +652,97 @@ bool repeats_a_group_name(std::string_view re) {
     return false;
 }
 
+// --- case folding ----------------------------------------------------------------------
+// The patterns are case-insensitive, and RE2 pays for that in parsing: every letter of a
+// case-insensitive pattern is built as a character class and folded back into a literal.
+// The Set only ever sees text without ASCII upper-case letters (normalize() lower-cases
+// ASCII; classify_normalized checks), and on such text a lower-case ASCII letter matches
+// in a case-sensitive pattern exactly what the letter matches case-insensitively, except
+// "k" and "s" (RE2 also folds them with U+212A KELVIN SIGN and U+017F LONG S). So the Set
+// is compiled case-sensitive from the patterns rewritten here: ASCII letters lower-cased,
+// "k", "s", non-ASCII characters, classes with letters, ranges or escapes, and escapes
+// naming classes (\w, \pL, \x41...) kept case-insensitive inside "(?i:...)". A pattern with
+// inline flags ("(?i)", "(?-i:...)") or \Q...\E is kept whole inside "(?i:...)".
+std::string fold_free(std::string_view re) {
+    auto whole = [&] {
+        return "(?i:" + std::string(re) + ")";
+    };
+    for (std::size_t k = re.find("(?"); k != npos; k = re.find("(?", k + 1))
+        if (re.substr(k + 2, 1) != ":" && re.substr(k + 2, 2) != "P<")
+            return whole();
+    std::string out;
+    out.reserve(re.size() + re.size() / 4 + 8);
+    auto folded = [&](std::string_view atom) {
+        out.append("(?i:").append(atom).append(")");
+    };
+    for (std::size_t i = 0; i < re.size();) {
+        const auto c = static_cast<unsigned char>(re[i]);
+        if (c == '\\') {
+            const std::size_t e = escape_end(re, i);
+            if (e == npos || re[i + 1] == 'Q' ||
+                std::isdigit(static_cast<unsigned char>(re[i + 1])))
+                return whole(); // (\Q...\E, octal \012: not read here)
+            const auto x = static_cast<unsigned char>(re[i + 1]);
+            if (x >= 0x80 ||
+                (std::isalnum(x) &&
+                 std::string_view("bBAzdDsSntrfva").find(static_cast<char>(x)) == npos))
+                folded(re.substr(i, e - i));
+            else
+                out.append(re.substr(i, e - i));
+            i = e;
+        } else if (c == '[') {
+            const std::size_t e = class_end(re, i);
+            if (e == npos)
+                return whole();
+            const auto cls = re.substr(i, e - i);
+            const std::size_t body = cls.size() > 2 && cls[1] == '^' ? 2 : 1;
+            bool plain = true;
+            for (std::size_t j = body; j + 1 < cls.size(); ++j) {
+                const auto b = static_cast<unsigned char>(cls[j]);
+                if (std::isalpha(b) || b >= 0x80 || b == '\\' || b == '[' ||
+                    (b == '-' && j != body && j + 2 != cls.size()))
+                    plain = false;
+            }
+            if (plain)
+                out.append(cls);
+            else
+                folded(cls);
+            i = e;
+        } else if (re.substr(i).starts_with("(?P<")) {
+            const std::size_t e = re.find('>', i);
+            if (e == npos)
+                return whole();
+            out.append(re.substr(i, e + 1 - i));
+            i = e + 1;
+        } else if (std::isalpha(c) && c < 0x80) {
+            const char l = static_cast<char>(std::tolower(c));
+            if (l == 'k' || l == 's')
+                folded(std::string_view(&l, 1));
+            else
+                out += l;
+            ++i;
+        } else if (c >= 0x80) {
+            std::size_t e = i + 1;
+            while (e < re.size() && (static_cast<unsigned char>(re[e]) & 0xC0) == 0x80)
+                ++e;
+            folded(re.substr(i, e - i));
+            i = e;
+        } else {
+            out += static_cast<char>(c);
+            ++i;
+        }
+    }
+    return out;
+}
+
+bool has_ascii_upper(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
 } // namespace
+
+std::string detail::fold_free_set_entry(std::string_view re) {
+    return fold_free(re);
+}
 
 std::vector<std::string> detail::spread_set_entry(std::string_view re) {
     std::vector<std::string> out;
@@ -680,7 +770,9 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     // A few wide patterns can stay in the Set; more are cut at their gaps.
     const int narrow = counted > set_holder::counted_in_set ? set_holder::narrow_repeat
                                                             : std::numeric_limits<int>::max();
-    h.set = std::make_unique<re2::RE2::Set>(h.options, re2::RE2::UNANCHORED);
+    auto set_options = h.options; // the Set's entries are rewritten by fold_free
+    set_options.set_case_sensitive(true);
+    h.set = std::make_unique<re2::RE2::Set>(set_options, re2::RE2::UNANCHORED);
     struct pending { // a pattern in the Set, checked for matching "" once the Set is compiled
         std::size_t slot;
         std::string file, ptr;
@@ -688,9 +780,11 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     std::vector<pending> in_set;
     std::map<std::string, int, std::less<>> piece_ids;
     std::vector<std::vector<int>> alt_pieces; // wide alternative -> its distinct pieces
-    // Adds a pattern to the Set as one slot, spread over its first characters. Should a part
-    // be refused, the pattern is added whole, and when RE2 refuses that too, with its error,
-    // the parts already added are disowned (each part matches only where the pattern does).
+    // Adds a pattern to the Set as one slot, spread over its first characters and rewritten
+    // for the case-sensitive Set. Should RE2 refuse a part, the pattern is added whole
+    // (rewritten, else only wrapped in "(?i:...)"); when it refuses that too, the parts
+    // already added are disowned (each matches only where the pattern does) and the error is
+    // the one RE2 gives for the pattern as written.
     std::vector<std::string> parts;
     auto add_to_set = [&](const std::string& src, set_holder::slot s, std::string* err) {
         const int slot = static_cast<int>(h.slots.size());
@@ -700,23 +794,28 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
             parts.push_back(src);
         else
             spread_entry(src, 0, parts);
-        bool whole = false;
+        bool added = true;
         for (const auto& part : parts) {
-            if (h.set->Add(part, parts.size() == 1 ? err : nullptr) < 0) {
-                whole = parts.size() > 1;
-                if (!whole)
-                    return false;
+            if (h.set->Add(fold_free(part), nullptr) < 0) {
+                added = false;
                 break;
             }
             h.set_slot.push_back(slot);
         }
-        if (whole) {
-            if (h.set->Add(src, err) < 0) {
+        if (!added) {
+            added = h.set->Add(fold_free(src), nullptr) >= 0 ||
+                    h.set->Add("(?i:" + src + ")", nullptr) >= 0;
+            if (added) {
+                h.set_slot.push_back(slot);
+            } else {
                 std::fill(h.set_slot.begin() + static_cast<std::ptrdiff_t>(first), h.set_slot.end(),
                           -1);
+                if (err) {
+                    re2::RE2::Set as_written(h.options, re2::RE2::UNANCHORED);
+                    as_written.Add(src, err);
+                }
                 return false;
             }
-            h.set_slot.push_back(slot);
         }
         h.slots.push_back(s);
         return true;
@@ -876,33 +975,46 @@ const intent_def* intent_matcher::find(std::string_view id) const {
 }
 
 classification intent_matcher::classify(std::string_view text) const {
-    return classify_normalized(normalize(text));
+    return match(normalize(text), true, true);
 }
 
 classification intent_matcher::classify_normalized(std::string normalized) const {
-    return match(std::move(normalized), true);
+    return match(std::move(normalized), true, false);
 }
 
-classification intent_matcher::match(std::string normalized, bool captures) const {
+classification intent_matcher::match(std::string normalized, bool captures,
+                                     bool lower_ascii) const {
     // Scratch lists per thread, reused: classification runs on every message and should not
     // allocate for them.
     thread_local std::vector<int> hits, found, seen_alts;
-    thread_local std::vector<int> counts; // by wide alternative: its pieces found so far
+    thread_local std::vector<int> counts;      // by wide alternative: its pieces found so far
+    thread_local std::vector<unsigned> stamps; // by slot: the last call that found it
+    thread_local unsigned stamp = 0;
     hits.clear();
     const auto& h = *set_;
-    bool failed = false;
-    if (h.set) {
+    // The Set is compiled for text without ASCII upper-case letters (fold_free); any other
+    // text (only classify_normalized can pass one) takes the one-by-one path below.
+    bool failed = !lower_ascii && has_ascii_upper(normalized);
+    if (h.set && !failed) {
         re2::RE2::Set::ErrorInfo info{};
         if (!h.set->Match(normalized, &found, &info) && info.kind != re2::RE2::Set::kNoError)
             failed = true;
-        // Set indices -> slots, each once (a slot is several indices when spread).
+        // Set indices -> slots, each once (a slot is several indices when spread): a slot
+        // is taken when its stamp is not this call's.
+        if (stamps.size() < h.slots.size())
+            stamps.resize(h.slots.size(), 0);
+        if (++stamp == 0) { // (wrapped: start over)
+            std::fill(stamps.begin(), stamps.end(), 0);
+            stamp = 1;
+        }
         std::size_t n = 0;
         for (int k : found)
-            if (const int slot = h.set_slot[static_cast<std::size_t>(k)]; slot >= 0)
+            if (const int slot = h.set_slot[static_cast<std::size_t>(k)];
+                slot >= 0 && stamps[static_cast<std::size_t>(slot)] != stamp) {
+                stamps[static_cast<std::size_t>(slot)] = stamp;
                 found[n++] = slot;
+            }
         found.resize(n);
-        std::sort(found.begin(), found.end());
-        found.erase(std::unique(found.begin(), found.end()), found.end());
     }
     if (!failed) {
         if (counts.size() < h.alts.size())
@@ -937,8 +1049,8 @@ classification intent_matcher::match(std::string normalized, bool captures) cons
         std::sort(hits.begin(), hits.end());
         hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
     } else {
-        // Out of DFA memory (should not happen with our limits): fall back to the
-        // one-by-one path so a message is never silently unclassified.
+        // Out of DFA memory (should not happen with our limits), or text with upper-case
+        // letters: the one-by-one path, so a message is never silently unclassified.
         hits.clear();
         const auto& all = singles();
         for (std::size_t k = 0; k < all.size(); ++k)
@@ -1056,7 +1168,7 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
 void intent_matcher::self_test(diagnostics& diags) const {
     for (const auto& d : intents_) {
         for (std::size_t k = 0; k < d.examples.size(); ++k) {
-            auto c = match(normalize(d.examples[k]), false); // (captures are not needed)
+            auto c = match(normalize(d.examples[k]), false, true); // (no captures needed)
             std::string ptr = d.pointer + "/examples/" + std::to_string(k);
             if (!c.has(d.id))
                 diags.add(d.file, ptr, "intent.example_not_matched",
@@ -1068,7 +1180,7 @@ void intent_matcher::self_test(diagnostics& diags) const {
                               c.intent + "\" wins");
         }
         for (std::size_t k = 0; k < d.counterexamples.size(); ++k) {
-            auto c = match(normalize(d.counterexamples[k]), false);
+            auto c = match(normalize(d.counterexamples[k]), false, true);
             if (c.has(d.id))
                 diags.add(d.file, d.pointer + "/counterexamples/" + std::to_string(k),
                           "intent.counterexample_matched",

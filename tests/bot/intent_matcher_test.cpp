@@ -333,3 +333,79 @@ TEST_CASE("intent matcher: spread patterns are still reported too broad or not c
         CHECK(m.classify("ab").intent == "fallback");
     }
 }
+
+TEST_CASE("intent matcher: the case-sensitive Set entry matches like the case-insensitive one",
+          "[intent]") {
+    using bot::detail::fold_free_set_entry;
+    CHECK(fold_free_set_entry("\\bHe (?P<Verb>hits?)\\b[^.?!]{0,20}") ==
+          "\\bhe (?P<Verb>hit(?i:s)?)\\b[^.?!]{0,20}");
+    CHECK(fold_free_set_entry("\\b(él|K)\\w+[a-z]\\d\\.") ==
+          "\\b((?i:é)l|(?i:k))(?i:\\w)+(?i:[a-z])\\d\\.");
+    CHECK(fold_free_set_entry("(?i)abc") == "(?i:(?i)abc)");
+    CHECK(fold_free_set_entry("a(?-i:B)") == "(?i:a(?-i:B))");
+    CHECK(fold_free_set_entry("\\Qa.b\\E") == "(?i:\\Qa.b\\E)");
+    CHECK(fold_free_set_entry("\\012x") == "(?i:\\012x)");
+    // On text without ASCII upper-case letters, both match the same texts, including the
+    // non-ASCII letters RE2 folds with ASCII ones (KELVIN SIGN, LONG S) and accented capitals.
+    const char* patterns[] = {"\\bkiss(es)?\\b", "\\bSHE\\b.{0,5}\\bASKS\\b",
+                              "[a-z]+ é",        "\\bcafé\\b",
+                              "[^a-c]x",         "\\w\\W\\w",
+                              "\\pL{2}s",        "\\x{212A}o",
+                              "[[:alpha:]]k",    "(?P<n>[KS])\\b",
+                              "[-k]s",           "ÉL|ñ"};
+    const std::vector<std::string> pieces = {"k",
+                                             "s",
+                                             "kiss",
+                                             "es",
+                                             "she",
+                                             "asks",
+                                             " ",
+                                             ".",
+                                             "é",
+                                             "É",
+                                             "café",
+                                             "cafÉ",
+                                             "x",
+                                             "a",
+                                             "d",
+                                             "\xE2\x84\xAA" /* KELVIN SIGN */,
+                                             "\xC5\xBF" /* LONG S */,
+                                             "ñ",
+                                             "Ñ",
+                                             "él",
+                                             "-",
+                                             "1"};
+    re2::RE2::Options ci, cs;
+    ci.set_case_sensitive(false);
+    cs.set_case_sensitive(true);
+    std::mt19937 rng(3);
+    for (const char* p : patterns) {
+        re2::RE2 a(p, ci), b(fold_free_set_entry(p), cs);
+        REQUIRE(a.ok());
+        REQUIRE(b.ok());
+        for (int t = 0; t < 3000; ++t) {
+            std::string text;
+            auto n = rng() % 7;
+            for (unsigned w = 0; w < n; ++w)
+                text += pieces[rng() % pieces.size()];
+            INFO(p << " -> " << fold_free_set_entry(p) << " on \"" << text << "\"");
+            REQUIRE(re2::RE2::PartialMatch(text, a) == re2::RE2::PartialMatch(text, b));
+        }
+    }
+}
+
+TEST_CASE("intent matcher: text with upper-case letters given as normalised still matches",
+          "[intent]") {
+    // classify_normalized may be given text normalize() would have lower-cased; the Set is
+    // built for lower-case text, so such text is matched one by one, case-insensitively.
+    const auto& m = fixture()->matcher();
+    for (const char* text : {"I FEEL SMOTHERED", "He Hit Me", "THANKS, BYE", "Help"}) {
+        auto a = m.classify_normalized(text);
+        auto b = m.classify(text);
+        INFO(text);
+        CHECK(a.matched());
+        CHECK(a.intent == b.intent);
+        CHECK(a.ranked.size() == b.ranked.size());
+        CHECK(a.normalized == text);
+    }
+}
