@@ -558,6 +558,9 @@ std::size_t leading_literal(std::string_view s) {
     return n;
 }
 
+// Bytes of repeated pattern text one spread may add (see spread_entry).
+constexpr std::size_t spread_budget = 200;
+
 // Appends to `out` alternatives whose union is `re` (just `re` when there is nothing to gain
 // or the reader is unsure).
 void spread_entry(std::string_view re, int depth, std::vector<std::string>& out) {
@@ -601,13 +604,11 @@ void spread_entry(std::string_view re, int depth, std::vector<std::string>& out)
         return keep();
     const std::string_view pre = re.substr(0, i), rest = re.substr(e);
     std::vector<std::pair<std::string_view, std::vector<std::string_view>>> groups;
+    std::vector<std::string_view> others; // parts not starting with a literal character
     for (auto part : *parts) {
         const std::size_t n = leading_literal(part);
         if (n == 0) {
-            std::string whole;
-            whole.reserve(pre.size() + part.size() + rest.size());
-            whole.append(pre).append(part).append(rest);
-            spread_entry(whole, depth + 1, out);
+            others.push_back(part);
             continue;
         }
         auto key = part.substr(0, n);
@@ -616,6 +617,16 @@ void spread_entry(std::string_view re, int depth, std::vector<std::string>& out)
         if (g == groups.end())
             g = groups.insert(groups.end(), {key, {}});
         g->second.push_back(part.substr(n));
+    }
+    // Each alternative repeats the rest of the pattern, which RE2 then compiles again: past a
+    // point the bigger Set costs more to compile than its first characters save.
+    if ((groups.size() + others.size() - 1) * rest.size() > spread_budget)
+        return keep();
+    for (auto part : others) {
+        std::string whole;
+        whole.reserve(pre.size() + part.size() + rest.size());
+        whole.append(pre).append(part).append(rest);
+        spread_entry(whole, depth + 1, out);
     }
     for (const auto& [key, tails] : groups) {
         std::string s(pre);
