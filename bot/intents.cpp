@@ -211,6 +211,9 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
 //    piece was found is run alone to confirm. A top-level alternative without a wide gap
 //    joins the Set as it is. Patterns whose form the cutter does not know are run alone on
 //    every message.
+//  - Each pattern or piece is added to the Set spread over its first characters, as
+//    several entries for one slot (spread_entry), and rewritten for a case-sensitive Set
+//    (fold_free): both make the DFA states the Set builds cheaper (cold start).
 // The hits are exactly those of trying every pattern alone (test_classify_one_by_one): a
 // piece is a factor of the pattern, so the pattern cannot match where a piece does not; a
 // confirmed pattern is matched by itself. The bench checks it on every message and the
@@ -229,7 +232,9 @@ struct intent_matcher::set_holder {
     re2::RE2::Options options;
     std::vector<std::string> sources; // by entry
     std::unique_ptr<re2::RE2::Set> set;
-    std::vector<slot> slots;                  // set index -> what it stands for
+    std::vector<slot> slots;                  // slot -> what it stands for
+    std::vector<int> set_slot;                // set index -> its slot (-1: none); a slot can
+                                              // have several (spread_entry)
     std::vector<std::vector<int>> piece_alts; // piece -> wide alternatives needing it
     std::vector<wide_alt> alts;               // wide alternatives
     std::vector<int> always;                  // entries run alone on every message
@@ -491,7 +496,276 @@ std::optional<std::vector<alternative_plan>> cut_at_wide_gaps(std::string_view r
     close_alt(re.size());
     return alts;
 }
+
+// --- spreading a Set entry over its first characters -------------------------------------
+// RE2 factors the common literal prefixes of the Set's entries ("\bremind", "\brate" share
+// "\br"), but not an entry that starts with a group: "\b(can|could|would) you..." keeps its
+// own first instructions, and an unanchored DFA re-expands the first instructions of every
+// such entry at every word boundary, for every state it builds. Writing the entry as the
+// alternatives "\bc(?:an|ould) you...", "\bwould you..." (one per first character, each
+// added to the Set for the same slot) lets them join the shared prefixes. The union of the
+// alternatives is the entry's language: concatenation distributes over alternation, and
+// grouping by a first literal character only factors it out. Capture names are dropped
+// (the Set does not report captures). Whatever the reader is not sure about stays whole.
+
+// End of the quantifier (?, *, +, {n,m}, lazy or not) at re[i]; i when there is none.
+std::size_t quantifier_end(std::string_view re, std::size_t i) {
+    std::size_t q = i;
+    int high = 0;
+    if (q < re.size() && (re[q] == '*' || re[q] == '+' || re[q] == '?'))
+        ++q;
+    else if (std::size_t n = repeat_len(re, q, high))
+        q += n;
+    if (q > i && q < re.size() && re[q] == '?')
+        ++q;
+    return q;
+}
+
+// The top-level alternatives of a pattern; nullopt when its form is not understood here.
+std::optional<std::vector<std::string_view>> split_alternatives(std::string_view re) {
+    std::vector<std::string_view> alts;
+    std::size_t start = 0, i = 0;
+    while (i < re.size()) {
+        if (re[i] == '|') {
+            alts.push_back(re.substr(start, i - start));
+            start = ++i;
+            continue;
+        }
+        bool wide = false;
+        std::size_t e = atom_end(re, i, std::numeric_limits<int>::max(), wide);
+        if (e == npos || e > re.size())
+            return std::nullopt;
+        i = quantifier_end(re, e);
+    }
+    alts.push_back(re.substr(start));
+    return alts;
+}
+
+// Length of the plain literal character (ASCII or one UTF-8 sequence) starting `s`, when no
+// quantifier follows it; else 0.
+std::size_t leading_literal(std::string_view s) {
+    if (s.empty())
+        return 0;
+    const auto c = static_cast<unsigned char>(s[0]);
+    if (c < 0x80 && std::string_view("\\.+*?()|[]{}^$").find(static_cast<char>(c)) != npos)
+        return 0;
+    std::size_t n = 1;
+    if (c >= 0x80) {
+        if ((c & 0xC0) != 0xC0)
+            return 0;
+        while (n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+            ++n;
+    }
+    if (n < s.size() && (s[n] == '?' || s[n] == '*' || s[n] == '+' || s[n] == '{'))
+        return 0;
+    return n;
+}
+
+// Bytes of repeated pattern text one spread may add (see spread_entry).
+constexpr std::size_t spread_budget = 200;
+
+// Appends to `out` alternatives whose union is `re` (just `re` when there is nothing to gain
+// or the reader is unsure).
+void spread_entry(std::string_view re, int depth, std::vector<std::string>& out) {
+    auto keep = [&] {
+        out.emplace_back(re);
+    };
+    if (depth > 8)
+        return keep();
+    auto alts = split_alternatives(re);
+    if (!alts)
+        return keep();
+    if (alts->size() > 1) {
+        for (auto a : *alts)
+            spread_entry(a, depth + 1, out);
+        return;
+    }
+    // [\b or ^] (group) rest, the group without a quantifier or flags.
+    std::size_t i = re.starts_with("\\b") ? 2 : re.starts_with("^") ? 1 : 0;
+    if (i >= re.size() || re[i] != '(')
+        return keep();
+    bool wide = false;
+    const std::size_t e = atom_end(re, i, std::numeric_limits<int>::max(), wide);
+    if (e == npos || e > re.size() || quantifier_end(re, e) != e)
+        return keep();
+    std::string_view inner = re.substr(i + 1, e - i - 2);
+    if (inner.starts_with("?P<")) {
+        auto k = inner.find('>');
+        if (k == npos || k == 3 ||
+            !std::all_of(
+                inner.begin() + 3, inner.begin() + static_cast<std::ptrdiff_t>(k),
+                [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+            return keep();
+        inner.remove_prefix(k + 1);
+    } else if (inner.starts_with("?:")) {
+        inner.remove_prefix(2);
+    } else if (inner.starts_with("?")) {
+        return keep();
+    }
+    auto parts = split_alternatives(inner);
+    if (!parts || parts->size() < 2)
+        return keep();
+    const std::string_view pre = re.substr(0, i), rest = re.substr(e);
+    std::vector<std::pair<std::string_view, std::vector<std::string_view>>> groups;
+    std::vector<std::string_view> others; // parts not starting with a literal character
+    for (auto part : *parts) {
+        const std::size_t n = leading_literal(part);
+        if (n == 0) {
+            others.push_back(part);
+            continue;
+        }
+        auto key = part.substr(0, n);
+        auto g = std::find_if(groups.begin(), groups.end(),
+                              [&](const auto& x) { return x.first == key; });
+        if (g == groups.end())
+            g = groups.insert(groups.end(), {key, {}});
+        g->second.push_back(part.substr(n));
+    }
+    // Each alternative repeats the rest of the pattern, which RE2 then compiles again: past a
+    // point the bigger Set costs more to compile than its first characters save.
+    if ((groups.size() + others.size() - 1) * rest.size() > spread_budget)
+        return keep();
+    for (auto part : others) {
+        std::string whole;
+        whole.reserve(pre.size() + part.size() + rest.size());
+        whole.append(pre).append(part).append(rest);
+        spread_entry(whole, depth + 1, out);
+    }
+    for (const auto& [key, tails] : groups) {
+        std::string s(pre);
+        s += key;
+        if (tails.size() == 1) {
+            s += tails.front();
+        } else {
+            s += "(?:";
+            for (std::size_t t = 0; t < tails.size(); ++t) {
+                if (t)
+                    s += '|';
+                s += tails[t];
+            }
+            s += ')';
+        }
+        s += rest;
+        out.push_back(std::move(s));
+    }
+}
+
+// Named groups are dropped when spreading; a pattern naming one group twice (an error RE2
+// reports only when both are in one pattern) is not spread.
+bool repeats_a_group_name(std::string_view re) {
+    std::vector<std::string_view> names;
+    for (std::size_t k = re.find("(?P<"); k != npos; k = re.find("(?P<", k + 1)) {
+        auto end = re.find('>', k);
+        if (end == npos)
+            return true;
+        auto name = re.substr(k + 4, end - k - 4);
+        if (std::find(names.begin(), names.end(), name) != names.end())
+            return true;
+        names.push_back(name);
+    }
+    return false;
+}
+
+// --- case folding ----------------------------------------------------------------------
+// The patterns are case-insensitive, and RE2 pays for that in parsing: every letter of a
+// case-insensitive pattern is built as a character class and folded back into a literal.
+// The Set only ever sees text without ASCII upper-case letters (normalize() lower-cases
+// ASCII; classify_normalized checks), and on such text a lower-case ASCII letter matches
+// in a case-sensitive pattern exactly what the letter matches case-insensitively, except
+// "k" and "s" (RE2 also folds them with U+212A KELVIN SIGN and U+017F LONG S). So the Set
+// is compiled case-sensitive from the patterns rewritten here: ASCII letters lower-cased,
+// "k", "s", non-ASCII characters, classes with letters, ranges or escapes, and escapes
+// naming classes (\w, \pL, \x41...) kept case-insensitive inside "(?i:...)". A pattern with
+// inline flags ("(?i)", "(?-i:...)") or \Q...\E is kept whole inside "(?i:...)".
+std::string fold_free(std::string_view re) {
+    auto whole = [&] {
+        return "(?i:" + std::string(re) + ")";
+    };
+    for (std::size_t k = re.find("(?"); k != npos; k = re.find("(?", k + 1))
+        if (re.substr(k + 2, 1) != ":" && re.substr(k + 2, 2) != "P<")
+            return whole();
+    std::string out;
+    out.reserve(re.size() + re.size() / 4 + 8);
+    auto folded = [&](std::string_view atom) {
+        out.append("(?i:").append(atom).append(")");
+    };
+    for (std::size_t i = 0; i < re.size();) {
+        const auto c = static_cast<unsigned char>(re[i]);
+        if (c == '\\') {
+            const std::size_t e = escape_end(re, i);
+            if (e == npos || re[i + 1] == 'Q' ||
+                std::isdigit(static_cast<unsigned char>(re[i + 1])))
+                return whole(); // (\Q...\E, octal \012: not read here)
+            const auto x = static_cast<unsigned char>(re[i + 1]);
+            if (x >= 0x80 ||
+                (std::isalnum(x) &&
+                 std::string_view("bBAzdDsSntrfva").find(static_cast<char>(x)) == npos))
+                folded(re.substr(i, e - i));
+            else
+                out.append(re.substr(i, e - i));
+            i = e;
+        } else if (c == '[') {
+            const std::size_t e = class_end(re, i);
+            if (e == npos)
+                return whole();
+            const auto cls = re.substr(i, e - i);
+            const std::size_t body = cls.size() > 2 && cls[1] == '^' ? 2 : 1;
+            bool plain = true;
+            for (std::size_t j = body; j + 1 < cls.size(); ++j) {
+                const auto b = static_cast<unsigned char>(cls[j]);
+                if (std::isalpha(b) || b >= 0x80 || b == '\\' || b == '[' ||
+                    (b == '-' && j != body && j + 2 != cls.size()))
+                    plain = false;
+            }
+            if (plain)
+                out.append(cls);
+            else
+                folded(cls);
+            i = e;
+        } else if (re.substr(i).starts_with("(?P<")) {
+            const std::size_t e = re.find('>', i);
+            if (e == npos)
+                return whole();
+            out.append(re.substr(i, e + 1 - i));
+            i = e + 1;
+        } else if (std::isalpha(c) && c < 0x80) {
+            const char l = static_cast<char>(std::tolower(c));
+            if (l == 'k' || l == 's')
+                folded(std::string_view(&l, 1));
+            else
+                out += l;
+            ++i;
+        } else if (c >= 0x80) {
+            std::size_t e = i + 1;
+            while (e < re.size() && (static_cast<unsigned char>(re[e]) & 0xC0) == 0x80)
+                ++e;
+            folded(re.substr(i, e - i));
+            i = e;
+        } else {
+            out += static_cast<char>(c);
+            ++i;
+        }
+    }
+    return out;
+}
+
+bool has_ascii_upper(std::string_view text) {
+    return std::any_of(text.begin(), text.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
 } // namespace
+
+std::string detail::fold_free_set_entry(std::string_view re) {
+    return fold_free(re);
+}
+
+std::vector<std::string> detail::spread_set_entry(std::string_view re) {
+    std::vector<std::string> out;
+    if (repeats_a_group_name(re))
+        out.emplace_back(re);
+    else
+        spread_entry(re, 0, out);
+    return out;
+}
 
 intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& diags)
     : intents_(std::move(intents)), set_(std::make_unique<set_holder>()) {
@@ -510,7 +784,9 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     // A few wide patterns can stay in the Set; more are cut at their gaps.
     const int narrow = counted > set_holder::counted_in_set ? set_holder::narrow_repeat
                                                             : std::numeric_limits<int>::max();
-    h.set = std::make_unique<re2::RE2::Set>(h.options, re2::RE2::UNANCHORED);
+    auto set_options = h.options; // the Set's entries are rewritten by fold_free
+    set_options.set_case_sensitive(true);
+    h.set = std::make_unique<re2::RE2::Set>(set_options, re2::RE2::UNANCHORED);
     struct pending { // a pattern in the Set, checked for matching "" once the Set is compiled
         std::size_t slot;
         std::string file, ptr;
@@ -518,9 +794,43 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     std::vector<pending> in_set;
     std::map<std::string, int, std::less<>> piece_ids;
     std::vector<std::vector<int>> alt_pieces; // wide alternative -> its distinct pieces
+    // Adds a pattern to the Set as one slot, spread over its first characters and rewritten
+    // for the case-sensitive Set. Should RE2 refuse a part, the pattern is added whole
+    // (rewritten, else only wrapped in "(?i:...)"); when it refuses that too, the parts
+    // already added are disowned (each matches only where the pattern does) and the error is
+    // the one RE2 gives for the pattern as written.
+    std::vector<std::string> parts;
     auto add_to_set = [&](const std::string& src, set_holder::slot s, std::string* err) {
-        if (h.set->Add(src, err) < 0)
-            return false;
+        const int slot = static_cast<int>(h.slots.size());
+        const std::size_t first = h.set_slot.size();
+        parts.clear();
+        if (repeats_a_group_name(src))
+            parts.push_back(src);
+        else
+            spread_entry(src, 0, parts);
+        bool added = true;
+        for (const auto& part : parts) {
+            if (h.set->Add(fold_free(part), nullptr) < 0) {
+                added = false;
+                break;
+            }
+            h.set_slot.push_back(slot);
+        }
+        if (!added) {
+            added = h.set->Add(fold_free(src), nullptr) >= 0 ||
+                    h.set->Add("(?i:" + src + ")", nullptr) >= 0;
+            if (added) {
+                h.set_slot.push_back(slot);
+            } else {
+                std::fill(h.set_slot.begin() + static_cast<std::ptrdiff_t>(first), h.set_slot.end(),
+                          -1);
+                if (err) {
+                    re2::RE2::Set as_written(h.options, re2::RE2::UNANCHORED);
+                    as_written.Add(src, err);
+                }
+                return false;
+            }
+        }
         h.slots.push_back(s);
         return true;
     };
@@ -632,7 +942,8 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         h.set->Match("", &empty_hits);
         std::vector<char> empty(h.slots.size(), 0);
         for (int k : empty_hits)
-            empty[static_cast<std::size_t>(k)] = 1;
+            if (const int slot = h.set_slot[static_cast<std::size_t>(k)]; slot >= 0)
+                empty[static_cast<std::size_t>(slot)] = 1;
         for (const auto& pe : in_set) {
             if (!empty[pe.slot])
                 continue;
@@ -678,25 +989,46 @@ const intent_def* intent_matcher::find(std::string_view id) const {
 }
 
 classification intent_matcher::classify(std::string_view text) const {
-    return classify_normalized(normalize(text));
+    return match(normalize(text), true, true);
 }
 
 classification intent_matcher::classify_normalized(std::string normalized) const {
-    return match(std::move(normalized), true);
+    return match(std::move(normalized), true, false);
 }
 
-classification intent_matcher::match(std::string normalized, bool captures) const {
+classification intent_matcher::match(std::string normalized, bool captures,
+                                     bool lower_ascii) const {
     // Scratch lists per thread, reused: classification runs on every message and should not
     // allocate for them.
     thread_local std::vector<int> hits, found, seen_alts;
-    thread_local std::vector<int> counts; // by wide alternative: its pieces found so far
+    thread_local std::vector<int> counts;      // by wide alternative: its pieces found so far
+    thread_local std::vector<unsigned> stamps; // by slot: the last call that found it
+    thread_local unsigned stamp = 0;
     hits.clear();
     const auto& h = *set_;
-    bool failed = false;
-    if (h.set) {
+    // The Set is compiled for text without ASCII upper-case letters (fold_free); any other
+    // text (only classify_normalized can pass one) takes the one-by-one path below.
+    bool failed = !lower_ascii && has_ascii_upper(normalized);
+    if (h.set && !failed) {
         re2::RE2::Set::ErrorInfo info{};
         if (!h.set->Match(normalized, &found, &info) && info.kind != re2::RE2::Set::kNoError)
             failed = true;
+        // Set indices -> slots, each once (a slot is several indices when spread): a slot
+        // is taken when its stamp is not this call's.
+        if (stamps.size() < h.slots.size())
+            stamps.resize(h.slots.size(), 0);
+        if (++stamp == 0) { // (wrapped: start over)
+            std::fill(stamps.begin(), stamps.end(), 0);
+            stamp = 1;
+        }
+        std::size_t n = 0;
+        for (int k : found)
+            if (const int slot = h.set_slot[static_cast<std::size_t>(k)];
+                slot >= 0 && stamps[static_cast<std::size_t>(slot)] != stamp) {
+                stamps[static_cast<std::size_t>(slot)] = stamp;
+                found[n++] = slot;
+            }
+        found.resize(n);
     }
     if (!failed) {
         if (counts.size() < h.alts.size())
@@ -731,8 +1063,8 @@ classification intent_matcher::match(std::string normalized, bool captures) cons
         std::sort(hits.begin(), hits.end());
         hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
     } else {
-        // Out of DFA memory (should not happen with our limits): fall back to the
-        // one-by-one path so a message is never silently unclassified.
+        // Out of DFA memory (should not happen with our limits), or text with upper-case
+        // letters: the one-by-one path, so a message is never silently unclassified.
         hits.clear();
         const auto& all = singles();
         for (std::size_t k = 0; k < all.size(); ++k)
@@ -850,7 +1182,7 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
 void intent_matcher::self_test(diagnostics& diags) const {
     for (const auto& d : intents_) {
         for (std::size_t k = 0; k < d.examples.size(); ++k) {
-            auto c = match(normalize(d.examples[k]), false); // (captures are not needed)
+            auto c = match(normalize(d.examples[k]), false, true); // (no captures needed)
             std::string ptr = d.pointer + "/examples/" + std::to_string(k);
             if (!c.has(d.id))
                 diags.add(d.file, ptr, "intent.example_not_matched",
@@ -862,7 +1194,7 @@ void intent_matcher::self_test(diagnostics& diags) const {
                               c.intent + "\" wins");
         }
         for (std::size_t k = 0; k < d.counterexamples.size(); ++k) {
-            auto c = match(normalize(d.counterexamples[k]), false);
+            auto c = match(normalize(d.counterexamples[k]), false, true);
             if (c.has(d.id))
                 diags.add(d.file, d.pointer + "/counterexamples/" + std::to_string(k),
                           "intent.counterexample_matched",

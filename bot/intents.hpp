@@ -76,6 +76,15 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
 // Lists "*.json" files of a folder, sorted by name (reports "file.read" when missing).
 std::vector<std::string> list_json_files(const std::string& dir, diagnostics& diags);
 
+namespace detail {
+// The alternatives the matcher adds to its RE2::Set for one pattern (or piece): their union
+// is the pattern's language (intents.cpp, "spreading"). Exposed for the unit tests.
+std::vector<std::string> spread_set_entry(std::string_view re);
+// One Set entry rewritten for the case-sensitive Set (intents.cpp, "case folding"): on text
+// without ASCII upper-case letters it matches where the case-insensitive entry does.
+std::string fold_free_set_entry(std::string_view re);
+} // namespace detail
+
 class intent_matcher {
   public:
     // Compiles the patterns for matching together (see intents.cpp). Reports
@@ -107,7 +116,8 @@ class intent_matcher {
         int weight; // 0 for an exclude pattern
     };
     // classify_normalized; `captures` false skips the winner's named groups (self-test).
-    classification match(std::string normalized, bool captures) const;
+    // `lower_ascii`: the text comes from normalize(), so it has no ASCII upper-case letters.
+    classification match(std::string normalized, bool captures, bool lower_ascii) const;
     // `hits`: matched entries, sorted and unique.
     classification rank(std::string normalized, const std::vector<int>& hits, bool captures) const;
     // Every pattern compiled alone, by entry (compiled on first use: only the one-by-one

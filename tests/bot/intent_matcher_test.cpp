@@ -1,6 +1,7 @@
 #include "../support/test_support.hpp"
 
 #include <catch2/catch.hpp>
+#include <re2/re2.h>
 
 #include <random>
 
@@ -188,4 +189,223 @@ TEST_CASE("intent matcher: many counted repeats take the prefiltered path and ag
         REQUIRE(a.captures == b.captures);
     }
     CHECK(matched > 500); // the texts do exercise the patterns
+}
+
+TEST_CASE("intent matcher: a Set entry spread over its first characters keeps its language",
+          "[intent]") {
+    using bot::detail::spread_set_entry;
+    using V = std::vector<std::string>;
+    // A leading group is distributed and its alternatives grouped by first character.
+    CHECK(spread_set_entry("\\b(can|could|would) you\\b") ==
+          V{"\\bc(?:an|ould) you\\b", "\\bwould you\\b"});
+    CHECK(spread_set_entry("^(?P<who>he|she) left") == V{"^he left", "^she left"});
+    CHECK(spread_set_entry("\\b(i|we) (x|y)|\\bz") == V{"\\bi (x|y)", "\\bwe (x|y)", "\\bz"});
+    CHECK(spread_set_entry("\\b((a|b)c|d)e") == V{"\\bace", "\\bbce", "\\bde"});
+    CHECK(spread_set_entry("(él|ella|x)") == V{"él", "ella", "x"});
+    CHECK(spread_set_entry("(ab|a)") == V{"a(?:b|)"});
+    CHECK(spread_set_entry("\\b(s?he|they)") == V{"\\bs?he", "\\bthey"});
+    // Not spread: a quantified or flagged group, a quantified first character, what the
+    // reader does not know, a group name used twice.
+    for (const char* keep :
+         {"\\b(a|b)?c", "(?i:a|b)c", "(?i)(a|b)", "(a|b", "(?P<x>a)|(?P<x>b)", "\\bplain words"})
+        CHECK(spread_set_entry(keep) == V{keep});
+    // The union of the parts matches exactly where the pattern does.
+    const char* patterns[] = {"\\b(can|could|would|will) (you|u)\\b",
+                              "^(new topic|new chat|start fresh)\\b",
+                              "\\b(?P<who>he|she|they)\\b.{0,10}\\b(hit|hits)\\b",
+                              "\\b((my|our) (data|chat)|everything)\\b",
+                              "(ab|a|)c",
+                              "\\b(él|ella|ellos) (me|te)\\b",
+                              "(x|xy|[0-9]y)z"};
+    std::mt19937 rng(5);
+    const std::vector<std::string> vocab = {
+        "can",   "could",      "would", "will", "you",  "u",   "new",  "topic", "chat",
+        "start", "fresh",      "he",    "she",  "they", "hit", "hits", "my",    "our",
+        "data",  "everything", "ab",    "a",    "c",    "él",  "ella", "ellos", "me",
+        "te",    "x",          "xy",    "1y",   "z",    "abc", "xyz",  "."};
+    re2::RE2::Options o;
+    o.set_case_sensitive(false);
+    for (const char* p : patterns) {
+        auto parts = spread_set_entry(p);
+        CHECK(parts.size() > 1);
+        std::string joined;
+        for (const auto& part : parts)
+            joined += (joined.empty() ? "(?:" : "|(?:") + part + ")";
+        re2::RE2 whole(p, o), spread(joined, o);
+        REQUIRE(whole.ok());
+        REQUIRE(spread.ok());
+        for (int t = 0; t < 2000; ++t) {
+            std::string text;
+            auto n = rng() % 6;
+            for (unsigned w = 0; w < n; ++w)
+                text += (w ? (rng() % 4 ? " " : "") : "") + vocab[rng() % vocab.size()];
+            INFO(p << " on \"" << text << "\"");
+            REQUIRE(re2::RE2::PartialMatch(text, whole) == re2::RE2::PartialMatch(text, spread));
+        }
+    }
+}
+
+TEST_CASE("intent matcher: spread patterns keep weights, excludes, captures and pieces",
+          "[intent]") {
+    // Patterns whose leading groups are spread into several Set entries: a hit of any part
+    // counts the pattern once (its weight once), excludes still drop the intent, captures
+    // come from the whole pattern, and a wide pattern's spread piece is counted once.
+    std::vector<bot::intent_def> defs;
+    const char* heads[] = {"(he|she|they)", "(can|could|cannot)", "(my|our|mine)", "(a|an|and)"};
+    for (int i = 0; i < 24; ++i) {
+        bot::intent_def d;
+        d.id = "s" + std::to_string(i);
+        d.topic = "conflict";
+        d.priority = 10 + i % 3;
+        std::string h = heads[i % 4], g = heads[(i / 4) % 4];
+        d.patterns.push_back({"\\b" + h + " " + g + "\\b", 1 + i % 4, nullptr});
+        d.patterns.push_back({"\\b" + g + "\\b[^.]{0,30}\\b" + h + "\\b", 2, nullptr});
+        if (i % 3 == 2)
+            d.patterns.push_back({"\\b(?P<who>he|she|they) (?P<verb>can|could)\\b", 3, nullptr});
+        if (i % 5 == 0)
+            d.excludes.push_back("\\b(cannot|mine) " + h);
+        defs.push_back(std::move(d));
+    }
+    REQUIRE(bot::detail::spread_set_entry("\\b(he|she|they) (can|could|cannot)\\b").size() == 3);
+    bot::diagnostics diags;
+    bot::intent_matcher m(std::move(defs), diags);
+    INFO(diags.to_string());
+    REQUIRE(diags.empty());
+    std::mt19937 rng(17);
+    const std::vector<std::string> vocab = {"he", "she", "they", "can", "could", "cannot",
+                                            "my", "our", "mine", "a",   "an",    "and",
+                                            ".",  "x",   "hey",  "ca"};
+    int matched = 0, captured = 0;
+    for (int t = 0; t < 3000; ++t) {
+        std::string text;
+        auto n = 1 + rng() % 10;
+        for (unsigned w = 0; w < n; ++w)
+            text += (w ? " " : "") + vocab[rng() % vocab.size()];
+        auto a = m.classify(text);
+        auto b = m.test_classify_one_by_one(text);
+        matched += a.matched();
+        captured += !a.captures.empty();
+        INFO("text: " << text);
+        REQUIRE(a.intent == b.intent);
+        REQUIRE(a.ranked.size() == b.ranked.size());
+        for (std::size_t k = 0; k < a.ranked.size(); ++k) {
+            REQUIRE(a.ranked[k].intent == b.ranked[k].intent);
+            REQUIRE(a.ranked[k].score == b.ranked[k].score);
+        }
+        REQUIRE(a.captures == b.captures);
+    }
+    CHECK(matched > 1000);
+    CHECK(captured > 50);
+}
+
+TEST_CASE("intent matcher: spread patterns are still reported too broad or not compiling",
+          "[intent]") {
+    auto make = [](std::string re) {
+        bot::intent_def d;
+        d.id = "x";
+        d.topic = "conflict";
+        d.file = "f.json";
+        d.pointer = "/intents/0";
+        d.patterns.push_back({"\\bplain\\b", 1, nullptr});
+        d.patterns.push_back({std::move(re), 1, nullptr});
+        std::vector<bot::intent_def> defs;
+        defs.push_back(std::move(d));
+        return defs;
+    };
+    auto codes = [](const bot::diagnostics& diags) {
+        std::vector<std::string> c;
+        for (const auto& d : diags.items())
+            c.push_back(d.code);
+        return c;
+    };
+    {
+        bot::diagnostics diags; // one spread part matches the empty text
+        bot::intent_matcher m(make("(hello|)"), diags);
+        CHECK(codes(diags) == std::vector<std::string>{"pattern.too_broad"});
+        CHECK(m.classify("plain").ranked.at(0).score == 1); // the broad one is ignored
+    }
+    for (const char* bad : {"\\b(ab|c[)", "(ab|c)(?P<bad name>d)", "(ab|c\\8)"}) {
+        bot::diagnostics diags;
+        bot::intent_matcher m(make(bad), diags);
+        INFO(bad);
+        CHECK(codes(diags) == std::vector<std::string>{"pattern.compile"});
+        CHECK(m.classify("plain").intent == "x");
+        CHECK(m.classify("ab").intent == "fallback");
+    }
+}
+
+TEST_CASE("intent matcher: the case-sensitive Set entry matches like the case-insensitive one",
+          "[intent]") {
+    using bot::detail::fold_free_set_entry;
+    CHECK(fold_free_set_entry("\\bHe (?P<Verb>hits?)\\b[^.?!]{0,20}") ==
+          "\\bhe (?P<Verb>hit(?i:s)?)\\b[^.?!]{0,20}");
+    CHECK(fold_free_set_entry("\\b(él|K)\\w+[a-z]\\d\\.") ==
+          "\\b((?i:é)l|(?i:k))(?i:\\w)+(?i:[a-z])\\d\\.");
+    CHECK(fold_free_set_entry("(?i)abc") == "(?i:(?i)abc)");
+    CHECK(fold_free_set_entry("a(?-i:B)") == "(?i:a(?-i:B))");
+    CHECK(fold_free_set_entry("\\Qa.b\\E") == "(?i:\\Qa.b\\E)");
+    CHECK(fold_free_set_entry("\\012x") == "(?i:\\012x)");
+    // On text without ASCII upper-case letters, both match the same texts, including the
+    // non-ASCII letters RE2 folds with ASCII ones (KELVIN SIGN, LONG S) and accented capitals.
+    const char* patterns[] = {"\\bkiss(es)?\\b", "\\bSHE\\b.{0,5}\\bASKS\\b",
+                              "[a-z]+ é",        "\\bcafé\\b",
+                              "[^a-c]x",         "\\w\\W\\w",
+                              "\\pL{2}s",        "\\x{212A}o",
+                              "[[:alpha:]]k",    "(?P<n>[KS])\\b",
+                              "[-k]s",           "ÉL|ñ"};
+    const std::vector<std::string> pieces = {"k",
+                                             "s",
+                                             "kiss",
+                                             "es",
+                                             "she",
+                                             "asks",
+                                             " ",
+                                             ".",
+                                             "é",
+                                             "É",
+                                             "café",
+                                             "cafÉ",
+                                             "x",
+                                             "a",
+                                             "d",
+                                             "\xE2\x84\xAA" /* KELVIN SIGN */,
+                                             "\xC5\xBF" /* LONG S */,
+                                             "ñ",
+                                             "Ñ",
+                                             "él",
+                                             "-",
+                                             "1"};
+    re2::RE2::Options ci, cs;
+    ci.set_case_sensitive(false);
+    cs.set_case_sensitive(true);
+    std::mt19937 rng(3);
+    for (const char* p : patterns) {
+        re2::RE2 a(p, ci), b(fold_free_set_entry(p), cs);
+        REQUIRE(a.ok());
+        REQUIRE(b.ok());
+        for (int t = 0; t < 3000; ++t) {
+            std::string text;
+            auto n = rng() % 7;
+            for (unsigned w = 0; w < n; ++w)
+                text += pieces[rng() % pieces.size()];
+            INFO(p << " -> " << fold_free_set_entry(p) << " on \"" << text << "\"");
+            REQUIRE(re2::RE2::PartialMatch(text, a) == re2::RE2::PartialMatch(text, b));
+        }
+    }
+}
+
+TEST_CASE("intent matcher: text with upper-case letters given as normalised still matches",
+          "[intent]") {
+    // classify_normalized may be given text normalize() would have lower-cased; the Set is
+    // built for lower-case text, so such text is matched one by one, case-insensitively.
+    const auto& m = fixture()->matcher();
+    for (const char* text : {"I FEEL SMOTHERED", "He Hit Me", "THANKS, BYE", "Help"}) {
+        auto a = m.classify_normalized(text);
+        auto b = m.classify(text);
+        INFO(text);
+        CHECK(a.matched());
+        CHECK(a.intent == b.intent);
+        CHECK(a.ranked.size() == b.ranked.size());
+        CHECK(a.normalized == text);
+    }
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -185,4 +186,22 @@ TEST_CASE("normalizer: the fast normaliser agrees with the reference on every in
         std::string mid = "ab" + one + "Cd";
         CHECK(normalize(mid) == tandem::test::reference_normalize(mid));
     }
+}
+
+TEST_CASE("normalizer: leaves no ASCII upper-case letter (the matcher's Set relies on it)",
+          "[normalizer]") {
+    // bot/intents.cpp compiles its RE2::Set case-sensitively for lower-case text (fold_free).
+    auto upper = [](const std::string& s) {
+        return std::any_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+    };
+    std::mt19937_64 rng(9);
+    for (int i = 0; i < 50000; ++i) {
+        std::string s = random_text(rng);
+        for (int k = 0; k < 4; ++k) // and some ASCII capitals anywhere
+            s.insert(rng() % (s.size() + 1), 1, static_cast<char>('A' + rng() % 26));
+        INFO("input: \"" << s << "\"");
+        REQUIRE_FALSE(upper(normalize(s)));
+    }
+    for (int b = 0; b < 256; ++b)
+        CHECK_FALSE(upper(normalize("ab" + std::string(1, static_cast<char>(b)) + "CD U R IM")));
 }
