@@ -380,14 +380,7 @@ boost::asio::awaitable<void> widget_hub::run(std::string session_id, bot::inboun
     if (r.forgotten) {
         // "forget me" typed in the chat: the core deleted its state; the widget forgets the
         // session and its history too, and shows the bot's confirmation on a clean page.
-        nlohmann::json f = {{"type", "forgotten"}, {"texts", r.reply.texts}};
-        auto subs = std::move(s.subs);
-        for (const auto& sub : subs) {
-            sub->push(f);
-            sub->detached(s.id);
-        }
-        by_conversation_.erase(s.conversation_id);
-        sessions_.erase(it);
+        drop_session(it, {{"type", "forgotten"}, {"texts", r.reply.texts}});
         lock.unlock();
         erase_backup(session_id);
         co_return;
@@ -441,12 +434,11 @@ bool widget_hub::forgotten_elsewhere(const std::string& conversation_id) {
     return true;
 }
 
-void widget_hub::drop_session(session_map::iterator it) {
+void widget_hub::drop_session(session_map::iterator it, const nlohmann::json& frame) {
     auto& s = *it->second;
-    nlohmann::json f = {{"type", "forgotten"}};
     auto subs = std::move(s.subs);
     for (const auto& sub : subs) {
-        sub->push(f);
+        sub->push(frame);
         sub->detached(s.id);
     }
     by_conversation_.erase(s.conversation_id);

@@ -126,8 +126,9 @@ class widget_hub {
     void save_snapshot(const std::optional<snapshot>& snap);       // without mu_
     void erase_backup(const std::string& session_id);              // without mu_
     using session_map = std::unordered_map<std::string, std::shared_ptr<session>>;
-    // Tells the session's subscribers it was forgotten and removes it (with mu_ held).
-    void drop_session(session_map::iterator it);
+    // Tells the session's subscribers it was forgotten (frame) and removes it (with mu_ held).
+    void drop_session(session_map::iterator it,
+                      const nlohmann::json& frame = {{"type", "forgotten"}});
     std::shared_ptr<session> restore(const std::string& session_id, const std::string& data);
 
     widget_config cfg_;
