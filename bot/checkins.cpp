@@ -1,11 +1,9 @@
 #include "bot/checkins.hpp"
 
 #include "bot/conversation_store.hpp"
+#include "bot/private_file.hpp"
 
 #include <sqlite3.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -71,9 +69,7 @@ class sqlite_checkins final : public checkin_store {
   public:
     explicit sqlite_checkins(const std::string& path) {
         // Owner-only, like the conversation store (they usually share the file).
-        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd >= 0)
-            ::close(fd);
+        create_private_file(path, "the check-ins");
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                             nullptr) != SQLITE_OK) {
             std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";

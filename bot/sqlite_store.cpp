@@ -1,10 +1,7 @@
 #include "bot/conversation_store.hpp"
+#include "bot/private_file.hpp"
 
 #include <sqlite3.h>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -80,26 +77,7 @@ db_handle open_db(const std::string& path) {
 class sqlite_store final : public conversation_store {
   public:
     sqlite_store(const std::string& path, bool full, std::int64_t max_bytes) {
-        namespace fs = std::filesystem;
-        fs::path p(path);
-        std::error_code ec;
-        if (p.has_parent_path() && !fs::exists(p.parent_path(), ec)) {
-            fs::create_directories(p.parent_path(), ec);
-            if (ec)
-                throw store_error("cannot create the data folder " + p.parent_path().string() +
-                                  ": " + ec.message());
-            ::chmod(p.parent_path().c_str(), 0700);
-        }
-        // Create the file owner-only before SQLite opens it; SQLite gives its -wal and
-        // -shm files the same permissions.
-        int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0)
-            throw store_error("cannot open or create " + path + ": " + std::strerror(errno));
-        // A file made by something else (an older version, a copy) is made owner-only too.
-        struct stat st {};
-        if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-            ::fchmod(fd, 0600);
-        ::close(fd);
+        create_private_file(path, "the conversation store");
         // Members are destroyed in reverse order, statements before their connections, also
         // when this constructor throws half way.
         writer_ = open_db(path);

@@ -1,6 +1,7 @@
 #include "adapters/telegram/update_dedupe.hpp"
 
 #include "bot/conversation_store.hpp"
+#include "bot/private_file.hpp"
 #include "bot/redis_client.hpp"
 
 #include <boost/asio/associated_executor.hpp>
@@ -12,13 +13,7 @@
 
 #include <sqlite3.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -37,25 +32,6 @@ namespace {
 // Creates the file owner-only (and its folder, 0700) before SQLite opens it, as the
 // conversation store does with its own; SQLite gives the -wal and -shm files the same
 // permissions. A file made by something else (a copy, an older version) is made owner-only.
-void create_private(const std::string& path) {
-    namespace fs = std::filesystem;
-    fs::path p(path);
-    std::error_code ec;
-    if (p.has_parent_path() && !fs::exists(p.parent_path(), ec)) {
-        fs::create_directories(p.parent_path(), ec);
-        if (ec)
-            throw bot::store_error("cannot create the folder " + p.parent_path().string() +
-                                   " of the Telegram update log: " + ec.message());
-        ::chmod(p.parent_path().c_str(), 0700);
-    }
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        throw bot::store_error("cannot open or create " + path + ": " + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
-        ::fchmod(fd, 0600);
-    ::close(fd);
-}
 
 class memory_dedupe final : public update_dedupe {
   public:
@@ -120,7 +96,7 @@ class sqlite_dedupe final : public update_dedupe {
     sqlite_dedupe(const std::string& path, std::int64_t retention, std::int64_t max_bytes,
                   const std::string& migrate_from)
         : retention_(retention) {
-        create_private(path);
+        bot::create_private_file(path, "the Telegram update log");
         if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
                             nullptr) != SQLITE_OK) {
             std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";

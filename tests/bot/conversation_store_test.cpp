@@ -3,6 +3,7 @@
 
 #include "bot/checkins.hpp"
 #include "bot/conversation_store.hpp"
+#include "bot/private_file.hpp"
 
 #include <catch2/catch.hpp>
 #include <sqlite3.h>
@@ -31,6 +32,37 @@ TEST_CASE("store: sqlite file and folder are owner-only", "[store][privacy]") {
     CHECK((st.st_mode & 0777) == 0600);
     REQUIRE(::stat(dir.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0700);
+}
+
+TEST_CASE("private files: a file made by something else becomes owner-only, and a folder that "
+          "cannot be made is named in the error",
+          "[store][privacy]") {
+    test::temp_dir tmp;
+    auto path = tmp.path() / "copied.sqlite";
+    {
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        std::fclose(f);
+    }
+    REQUIRE(::chmod(path.c_str(), 0644) == 0);
+    bot::create_private_file(path.string(), "the test file");
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    auto blocker = tmp.path() / "a_file";
+    {
+        std::FILE* f = std::fopen(blocker.c_str(), "w");
+        std::fclose(f);
+    }
+    auto under = (blocker / "data" / "x.sqlite").string();
+    try {
+        bot::create_private_file(under, "the test file");
+        FAIL("no error for a folder under a file");
+    } catch (const bot::store_error& e) {
+        std::string what = e.what();
+        CHECK_THAT(what, Catch::Contains((blocker / "data").string()));
+        CHECK_THAT(what, Catch::Contains("for the test file"));
+    }
 }
 
 TEST_CASE("store: an unusable path is a clear error", "[store]") {
