@@ -40,6 +40,29 @@ std::vector<std::string> split_tokens(const std::string& s) {
     return t;
 }
 
+// Said back, "um, well, sorry, i yelled at her" reads as a stutter: the fillers and
+// discourse markers a message opens with are left out ("you yelled at her"). Hesitations go
+// with or without a comma; words that also carry meaning ("sorry", "so", "well", "no") only
+// when a comma marks them as an aside. Never everything: a message of fillers stays.
+std::size_t skip_fillers(const std::vector<std::string>& t) {
+    static const std::set<std::string> hesitations = {"um", "umm", "uh", "uhh", "erm",
+                                                      "er", "hmm", "hm", "ah",  "ugh"};
+    static const std::set<std::string> asides = {
+        "well", "so", "ok", "okay", "honestly", "basically", "like", "sorry", "yeah",
+        "yes",  "no", "oh", "lol",  "anyway",   "ngl",       "tbh",  "look",  "right"};
+    std::size_t i = 0;
+    while (i < t.size()) {
+        bool comma = i + 1 < t.size() && t[i + 1] == ",";
+        if (hesitations.count(t[i]))
+            i += comma ? 2 : 1;
+        else if (comma && asides.count(t[i]))
+            i += 2;
+        else
+            break;
+    }
+    return i < t.size() ? i : 0;
+}
+
 } // namespace
 
 std::string trim_fragment(std::string_view text) {
@@ -199,7 +222,7 @@ bool apply_filters(std::string& value, std::string_view chain) {
 std::string reflect(std::string_view text) {
     auto tokens = split_tokens(normalize(trim_fragment(text)));
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < tokens.size(); ++i) {
+    for (std::size_t i = skip_fillers(tokens); i < tokens.size(); ++i) {
         const auto& w = tokens[i];
         const std::string next = i + 1 < tokens.size() ? tokens[i + 1] : "";
         if (w == "i") {
@@ -244,15 +267,7 @@ std::string reflect(std::string_view text) {
             out.push_back(w);
         }
     }
-    std::string s;
-    for (const auto& w : out) {
-        bool punct = w.size() == 1 && (w == "," || w == "." || w == "!" || w == "?" || w == ";" ||
-                                       w == ":" || w == ")");
-        if (!s.empty() && !punct)
-            s += ' ';
-        s += w;
-    }
-    return trim_fragment(s);
+    return trim_fragment(join_tokens(out));
 }
 
 } // namespace tandem::bot

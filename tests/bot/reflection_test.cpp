@@ -11,6 +11,20 @@ TEST_CASE("reflection: the user's words said back to them", "[reflection]") {
     CHECK(reflect("") == "");
 }
 
+TEST_CASE("reflection: the fillers and asides a message opens with are not said back",
+          "[reflection]") {
+    CHECK(reflect("sorry, I yelled at her yesterday") == "you yelled at her yesterday");
+    CHECK(reflect("um well, i guess i go quiet") == "you guess you go quiet");
+    CHECK(reflect("Honestly, umm, I just leave the room") == "you just leave the room");
+    // Words that carry meaning stay when no comma marks them as an aside.
+    CHECK(reflect("sorry is the hardest word for me") == "sorry is the hardest word for you");
+    CHECK(reflect("so much silence between us") == "so much silence between us");
+    CHECK(reflect("no one listens to me") == "no one listens to you");
+    // A message made only of fillers is said back as it is.
+    CHECK(reflect("um, ok") == "ok");
+    CHECK(reflect("hmm") == "hmm");
+}
+
 TEST_CASE("reflection: address turns a sentence about someone into one said to them",
           "[reflection][builder]") {
     CHECK(address("I snapped at her and called her controlling") ==
