@@ -358,6 +358,11 @@ int cmd_serve(args_t args) {
 
     // Taken before the server listens, so no edit made after startup can go unseen.
     std::string stamp = watch ? content_stamp(rt->cfg) : std::string();
+    // Signals are caught from before the server says it listens: a SIGTERM sent as soon as
+    // "http.listening" is logged (an orchestrator, a test) is queued by the signal set and
+    // drains as usual instead of killing the process with the default action.
+    net::signal_set stop_signals(ioc, SIGINT, SIGTERM);
+    net::signal_set reload_signal(ioc, SIGHUP);
     http::http_server server(ex, server_cfg, routes, stats);
     try {
         server.start();
@@ -369,8 +374,6 @@ int cmd_serve(args_t args) {
     ready->store(true);
 
     server_parts parts{ioc, *rt, server_cfg, server, telegram, discord, widget, ready, helper};
-    net::signal_set stop_signals(ioc, SIGINT, SIGTERM);
-    net::signal_set reload_signal(ioc, SIGHUP);
     on_signal(parts, stop_signals);
     on_signal(parts, reload_signal);
     if (watch) {
