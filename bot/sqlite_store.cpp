@@ -13,6 +13,7 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace tandem::bot {
@@ -67,6 +68,77 @@ db_handle open_db(const std::string& path) {
     sqlite3_busy_timeout(raw, 5000);
     return db;
 }
+
+// Checkpoints of a WAL file (copying its pages into the database file, with an fsync of
+// each) on a thread and connection of their own, asked for after commits once the WAL holds
+// checkpoint_pages pages (SQLite's default). Run inside a commit, as SQLite does by default,
+// a checkpoint held that commit, and every save queued behind it, for its fsyncs (tens of ms
+// measured under load). PASSIVE: copies what it can without waiting for or blocking the
+// writer; a checkpoint that could not finish is asked for again after a later commit.
+class background_checkpointer {
+  public:
+    static constexpr int checkpoint_pages = 1000;
+    // A WAL this long (the thread not keeping up) is checkpointed by the committing thread.
+    static constexpr int inline_pages = 20 * checkpoint_pages;
+
+    background_checkpointer() = default;
+    background_checkpointer(const background_checkpointer&) = delete;
+    background_checkpointer& operator=(const background_checkpointer&) = delete;
+    ~background_checkpointer() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        if (thread_.joinable())
+            thread_.join();
+    }
+
+    // Opens the thread's connection to path (a WAL file already) and turns off the automatic
+    // checkpoints of the writer connection, whose commits ask this one instead.
+    void start(sqlite3* writer, db_handle db) {
+        db_ = std::move(db);
+        exec(writer, "PRAGMA wal_autocheckpoint=0");
+        sqlite3_wal_hook(writer, &background_checkpointer::on_commit, this);
+        thread_ = std::thread([this] { run(); });
+    }
+
+  private:
+    static int on_commit(void* self, sqlite3* db, const char*, int pages) {
+        auto* me = static_cast<background_checkpointer*>(self);
+        if (pages >= inline_pages) {
+            sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        } else if (pages >= checkpoint_pages) {
+            {
+                std::lock_guard lock(me->mu_);
+                me->wanted_ = true;
+            }
+            me->cv_.notify_one();
+        }
+        return SQLITE_OK;
+    }
+
+    void run() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            cv_.wait(lock, [this] { return stop_ || wanted_; });
+            if (stop_)
+                return;
+            wanted_ = false;
+            lock.unlock();
+            sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                      nullptr);
+            lock.lock();
+        }
+    }
+
+    db_handle db_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool wanted_ = false;
+    bool stop_ = false;
+    std::thread thread_;
+};
 
 // Two connections to one WAL file: the writer commits, the reader serves load() and size()
 // without waiting behind a commit's fsync.
@@ -128,6 +200,7 @@ class sqlite_store final : public conversation_store {
         exec(writer_.get(), "CREATE INDEX IF NOT EXISTS conversations_last_active ON "
                             "conversations(last_active)");
         reader_ = open_db(path);
+        checkpointer_.start(writer_.get(), open_db(path));
         save_ = std::make_unique<statement>(
             writer_.get(), "INSERT INTO conversations(key, state, last_active, version) "
                            "VALUES(?1, ?2, ?3, 1) ON CONFLICT(key) DO UPDATE SET "
@@ -321,7 +394,10 @@ class sqlite_store final : public conversation_store {
                           " failed: " + sqlite3_errmsg(db));
     }
 
-    // Declared first, destroyed last: the statements below go before their connections.
+    // Declared first, destroyed last: its thread stops after the writer connection closed.
+    background_checkpointer checkpointer_;
+    // Declared before the statements, destroyed after: the statements below go before their
+    // connections.
     db_handle writer_, reader_;
     std::unique_ptr<statement> save_, insert_new_, update_if_, begin_, commit_, erase_, sweep_,
         load_, count_;
