@@ -1,5 +1,6 @@
 #include "bot/conversation_store.hpp"
 #include "bot/private_file.hpp"
+#include "bot/wal_checkpointer.hpp"
 
 #include <sqlite3.h>
 
@@ -10,6 +11,7 @@
 #include <exception>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace tandem::bot {
@@ -106,6 +108,7 @@ class sqlite_store final : public conversation_store {
         exec(writer_.get(), "CREATE INDEX IF NOT EXISTS conversations_last_active ON "
                             "conversations(last_active)");
         reader_ = open_db(path);
+        checkpointer_.start(writer_.get(), path);
         save_ = std::make_unique<statement>(
             writer_.get(), "INSERT INTO conversations(key, state, last_active, version) "
                            "VALUES(?1, ?2, ?3, 1) ON CONFLICT(key) DO UPDATE SET "
@@ -299,7 +302,10 @@ class sqlite_store final : public conversation_store {
                           " failed: " + sqlite3_errmsg(db));
     }
 
-    // Declared first, destroyed last: the statements below go before their connections.
+    // Declared first, destroyed last: its thread stops after the writer connection closed.
+    wal_checkpointer checkpointer_;
+    // Declared before the statements, destroyed after: the statements below go before their
+    // connections.
     db_handle writer_, reader_;
     std::unique_ptr<statement> save_, insert_new_, update_if_, begin_, commit_, erase_, sweep_,
         load_, count_;

@@ -578,3 +578,55 @@ TEST_CASE("update_dedupe: settle returns once every queued accept is committed, 
     ioc.run();
     CHECK(fresh == 10);
 }
+
+TEST_CASE("update_dedupe: the log checkpoints on a thread of its own and loses no accept",
+          "[telegram][store]") {
+    // Enough batches of large payloads for several checkpoints (one per 1000 WAL pages),
+    // accepted and half answered through the writer thread; then a fresh open finds exactly
+    // the unanswered ones, the file is intact, and closing removed the WAL.
+    temp_dir tmp;
+    auto log = (tmp.path() / "telegram-updates.sqlite").string();
+    const std::string conversation = "9";
+    const std::string payload = R"({"update_id":0,"pad":")" + std::string(5000, 'p') + "\"}";
+    constexpr std::int64_t updates = 1200;
+    {
+        auto d = tg::make_sqlite_dedupe(log, 1'000'000);
+        net::io_context ioc;
+        int fresh = 0, finished = 0;
+        run_test(ioc, [&]() -> awaitable<void> {
+            auto ex = co_await net::this_coro::executor;
+            for (std::int64_t id = 1; id <= updates; ++id)
+                net::co_spawn(
+                    ex,
+                    [&, id]() -> awaitable<void> {
+                        if (co_await d->async_accept(id, conversation, payload, 1000) ==
+                            tg::update_status::fresh)
+                            ++fresh;
+                        if (id % 2 == 0)
+                            co_await d->async_answered(id);
+                        ++finished;
+                    },
+                    net::detached);
+            co_await eventually([&] { return finished == updates; }, 60s);
+        });
+        REQUIRE(finished == updates);
+        CHECK(fresh == updates);
+    }
+    CHECK(!std::filesystem::exists(log + "-wal"));
+    auto reopened = tg::make_sqlite_dedupe(log, 1'000'000);
+    CHECK(reopened->size() == static_cast<std::size_t>(updates));
+    auto left = reopened->unanswered();
+    REQUIRE(left.size() == static_cast<std::size_t>(updates / 2));
+    for (const auto& p : left) {
+        CHECK(p.update_id % 2 == 1);
+        CHECK(p.payload == payload);
+    }
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(log.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
