@@ -248,6 +248,8 @@ struct intent_matcher::set_holder {
     // By intent, by pattern: its entry, or -1 when it was not compiled. Captures are taken
     // only from the winner's patterns that matched (their entries are among the hits).
     std::vector<std::vector<int>> pattern_entry;
+    // By intent: its patterns that have named groups (capture_re), in order.
+    std::vector<std::vector<std::size_t>> capture_patterns;
 };
 
 namespace {
@@ -1013,6 +1015,11 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         if (h.alts[a].need == 0) // nothing to wait for: run it on every message
             h.always.push_back(h.alts[a].entry);
     }
+    h.capture_patterns.resize(intents_.size());
+    for (std::size_t i = 0; i < intents_.size(); ++i)
+        for (std::size_t k = 0; k < intents_[i].patterns.size(); ++k)
+            if (intents_[i].patterns[k].capture_re)
+                h.capture_patterns[i].push_back(k);
     std::sort(h.always.begin(), h.always.end());
     h.always.erase(std::unique(h.always.begin(), h.always.end()), h.always.end());
 }
@@ -1202,10 +1209,8 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
     if (!captures)
         return c;
     const auto& win_entries = set_->pattern_entry[tallies.front().intent];
-    for (std::size_t k = 0; k < win.patterns.size(); ++k) {
+    for (const std::size_t k : set_->capture_patterns[tallies.front().intent]) {
         const auto& p = win.patterns[k];
-        if (!p.capture_re)
-            continue;
         const int e = win_entries[k];
         if (e >= 0 && !set_->dead[static_cast<std::size_t>(e)] &&
             !std::binary_search(hits.begin(), hits.end(), e))
