@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <limits>
 #include <mutex>
 #include <regex>
+#include <thread>
 
 namespace tandem::bot {
 
@@ -246,6 +248,8 @@ struct intent_matcher::set_holder {
     // By intent, by pattern: its entry, or -1 when it was not compiled. Captures are taken
     // only from the winner's patterns that matched (their entries are among the hits).
     std::vector<std::vector<int>> pattern_entry;
+    // By intent: its patterns that have named groups (capture_re), in order.
+    std::vector<std::vector<std::size_t>> capture_patterns;
 };
 
 namespace {
@@ -834,6 +838,50 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         h.slots.push_back(s);
         return true;
     };
+    // The patterns compiled alone at load (wide ones, and those with named groups, for
+    // captures) are a large part of compiling: a helper thread compiles them from the last
+    // one backwards while this thread adds the patterns to the Set in order, and takes each
+    // one it reaches itself unless the helper already did (or is doing) it. Which patterns
+    // these are, and everything done with them, is as before; only where they compile moves.
+    std::vector<const std::string*> alone; // in the order the loop below reaches them
+    for (const auto& d : intents_) {
+        for (const auto& p : d.patterns)
+            if (widest_counted_repeat(p.source) > narrow || p.source.find("(?P<") != npos)
+                alone.push_back(&p.source);
+        for (const auto& e : d.excludes)
+            if (widest_counted_repeat(e) > narrow)
+                alone.push_back(&e);
+    }
+    std::vector<std::shared_ptr<const re2::RE2>> compiled(alone.size());
+    // 0: not started, 1: being compiled by one of the two threads, 2: in `compiled`.
+    const auto state = std::make_unique<std::atomic<int>[]>(alone.size());
+    auto compile_alone = [&](std::size_t k) {
+        int expected = 0;
+        if (state[k].compare_exchange_strong(expected, 1)) {
+            compiled[k] = std::make_shared<const re2::RE2>(*alone[k], h.options);
+            state[k].store(2);
+            state[k].notify_all();
+            return;
+        }
+        state[k].wait(1); // the other thread has it
+    };
+    std::size_t next_alone = 0; // the loop's position in `alone`
+    auto take_alone = [&](const std::string& src) {
+        // (the loop asks for the patterns of `alone` in order, skipping none but those whose
+        // Set entry RE2 refused)
+        while (next_alone < alone.size() && alone[next_alone] != &src)
+            ++next_alone;
+        if (next_alone == alone.size()) // (cannot happen: listed above)
+            return std::make_shared<const re2::RE2>(src, h.options);
+        compile_alone(next_alone);
+        return std::move(compiled[next_alone++]);
+    };
+    std::jthread helper; // joined when the constructor returns, also on an exception
+    if (alone.size() >= 8 && std::thread::hardware_concurrency() > 1)
+        helper = std::jthread([&] {
+            for (std::size_t k = alone.size(); k-- > 0;)
+                compile_alone(k);
+        });
     h.pattern_entry.resize(intents_.size());
     for (std::size_t i = 0; i < intents_.size(); ++i) {
         auto& d = intents_[i];
@@ -852,7 +900,7 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
             if (widest_counted_repeat(src) > narrow) {
                 // Compiled alone: it confirms the pattern, serves one-by-one matching and
                 // captures.
-                single = std::make_shared<const re2::RE2>(src, h.options);
+                single = take_alone(src);
                 if (!single->ok()) {
                     diags.add(d.file, ptr, "pattern.compile",
                               "RE2 cannot compile this pattern: " + single->error());
@@ -911,7 +959,7 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
                 }
                 in_set.push_back({h.slots.size() - 1, d.file, ptr});
                 if (pat && src.find("(?P<") != std::string::npos) // named groups: captures
-                    single = std::make_shared<const re2::RE2>(src, h.options);
+                    single = take_alone(src);
             }
             if (pat && single && !single->NamedCapturingGroups().empty())
                 pat->capture_re = single;
@@ -967,6 +1015,11 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         if (h.alts[a].need == 0) // nothing to wait for: run it on every message
             h.always.push_back(h.alts[a].entry);
     }
+    h.capture_patterns.resize(intents_.size());
+    for (std::size_t i = 0; i < intents_.size(); ++i)
+        for (std::size_t k = 0; k < intents_[i].patterns.size(); ++k)
+            if (intents_[i].patterns[k].capture_re)
+                h.capture_patterns[i].push_back(k);
     std::sort(h.always.begin(), h.always.end());
     h.always.erase(std::unique(h.always.begin(), h.always.end()), h.always.end());
 }
@@ -1156,10 +1209,8 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
     if (!captures)
         return c;
     const auto& win_entries = set_->pattern_entry[tallies.front().intent];
-    for (std::size_t k = 0; k < win.patterns.size(); ++k) {
+    for (const std::size_t k : set_->capture_patterns[tallies.front().intent]) {
         const auto& p = win.patterns[k];
-        if (!p.capture_re)
-            continue;
         const int e = win_entries[k];
         if (e >= 0 && !set_->dead[static_cast<std::size_t>(e)] &&
             !std::binary_search(hits.begin(), hits.end(), e))

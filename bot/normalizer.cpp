@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -130,11 +131,17 @@ class word_table {
   private:
     static constexpr std::size_t size = 256; // > 3x the entries: short probe chains
     static constexpr std::size_t mask = size - 1;
+    // Looked up for every word of every message, so it reads only the length and three
+    // bytes (the first two and the last); a collision only costs a probe, and every key
+    // with its hash is still compared in full.
     static std::size_t hash(std::string_view w) {
-        std::uint32_t h = 2166136261u; // FNV-1a
-        for (char c : w)
-            h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
-        return h ^ (h >> 15);
+        const auto n = w.size();
+        const auto b = [&](std::size_t i) {
+            return static_cast<std::uint32_t>(static_cast<unsigned char>(w[i]));
+        };
+        std::uint32_t h = static_cast<std::uint32_t>(n) * 0x9E3779B1u;
+        h ^= b(0) * 0x85EBCA77u ^ b(n - 1) * 0xC2B2AE3Du ^ b(n > 1 ? 1 : 0) * 0x27D4EB2Fu;
+        return h ^ (h >> 13) ^ (h >> 21);
     }
     std::array<std::int16_t, size> slots_{};
     const expansion* list_;
@@ -177,6 +184,19 @@ constexpr std::array<bool, 256> word_bytes = [] {
 inline bool is_word_byte(unsigned char c) {
     return word_bytes[c];
 }
+
+// The same, for the tokenising loop: 0 for bytes outside words, 2 for the apostrophe, 1 for
+// the other word bytes (so a word's classes or-ed together say whether it has one).
+constexpr std::array<unsigned char, 256> word_class = [] {
+    std::array<unsigned char, 256> t{};
+    for (std::size_t c = 0; c < 256; ++c)
+        t[c] = c == '\'' ? 2 : word_bytes[c] ? 1 : 0;
+    return t;
+}();
+
+// Slack kept after the text in both scratch buffers: a non-word sentinel byte ends the
+// last word, and words of up to 16 bytes are copied as 16 bytes (no memcpy call per word).
+constexpr std::size_t slack = 32;
 
 // Decodes one UTF-8 sequence at s[i]; returns its length, or 0 when invalid.
 inline std::size_t utf8_len(const unsigned char* s, std::size_t size, std::size_t i,
@@ -246,6 +266,32 @@ std::size_t decode(std::string_view raw, char* buf) {
         *w++ = c;
     };
     for (std::size_t i = 0; i < size;) {
+        // Eight ASCII bytes at a time (little-endian: byte k of the text is bits 8k..8k+7):
+        // mapped into one word, written at once unless some byte would be the third of a run
+        // of equal bytes (then byte by byte, through put()).
+        if (std::endian::native == std::endian::little && i + 8 <= size) {
+            std::uint64_t x;
+            std::memcpy(&x, s + i, 8);
+            if ((x & 0x8080808080808080ull) == 0) {
+                std::uint64_t v = 0;
+                for (int k = 0; k < 8; ++k)
+                    v |= std::uint64_t{static_cast<unsigned char>(ascii_map[(x >> (8 * k)) & 0x7F])}
+                         << (8 * k);
+                const std::uint64_t b1 = static_cast<unsigned char>(w[-1]),
+                                    b2 = static_cast<unsigned char>(w[-2]);
+                // Byte k of v against the byte before it and the one before that.
+                const std::uint64_t t = (v ^ ((v << 8) | b1)) | (v ^ ((v << 16) | (b1 << 8) | b2));
+                if (((t - 0x0101010101010101ull) & ~t & 0x8080808080808080ull) == 0) {
+                    std::memcpy(w, &v, 8);
+                    w += 8;
+                } else {
+                    for (std::size_t k = 0; k < 8; ++k)
+                        put(ascii_map[s[i + k]]);
+                }
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = s[i];
         if (c < 0x80) {
             put(ascii_map[c]);
@@ -349,10 +395,11 @@ std::string normalize(std::string_view raw) {
     thread_local std::string scratch;
     std::string big;
     std::string& buf = raw.size() <= 8192 ? scratch : big;
-    if (buf.size() < raw.size() * 3 + 2)
-        buf.resize(raw.size() * 3 + 2);
+    if (buf.size() < raw.size() * 3 + 2 + slack)
+        buf.resize(raw.size() * 3 + 2 + slack);
     buf[0] = buf[1] = '\0';
     std::string_view q(buf.data() + 2, decode(raw, buf.data() + 2));
+    buf[2 + q.size()] = '\0'; // the sentinel: not a word byte
 
     // Pass 3: tokenise into words (letters, digits, apostrophes, non-ASCII) and the rest;
     // expand word tokens; collapse spaces.
@@ -362,7 +409,7 @@ std::string normalize(std::string_view raw) {
     thread_local std::string out_scratch;
     std::string out_big;
     std::string& ob = q.size() <= 8192 ? out_scratch : out_big;
-    const std::size_t bound = q.size() * (max_growth() + 5) + 16;
+    const std::size_t bound = q.size() * (max_growth() + 5) + 16 + slack;
     if (ob.size() < bound)
         ob.resize(bound);
     char* const o0 = ob.data();
@@ -386,20 +433,23 @@ std::string normalize(std::string_view raw) {
             continue;
         }
         std::size_t j = i + 1;
-        std::size_t apostrophes = c == '\'';
-        while (j < size && is_word_byte(static_cast<unsigned char>(p[j]))) {
-            apostrophes += p[j] == '\'';
-            ++j;
-        }
+        unsigned classes = word_class[c];
+        for (unsigned k; (k = word_class[static_cast<unsigned char>(p[j])]) != 0; ++j)
+            classes |= k; // (stops at the sentinel at the latest)
         std::string_view core(p + i, j - i);
         i = j;
-        if (apostrophes == 0) {
-            if (const auto* e = ex.find(core))
+        if ((classes & 2) == 0) {
+            if (const auto* e = ex.find(core)) {
                 put(*e);
-            else
+            } else if (core.size() <= 16) {
+                std::memcpy(w, core.data(), 16); // within the slack of both buffers
+                w += core.size();
+            } else {
                 put(core);
+            }
             continue;
         }
+        auto apostrophes = static_cast<std::size_t>(std::count(core.begin(), core.end(), '\''));
         // Trim leading/trailing apostrophes (quotes around a word).
         while (!core.empty() && core.front() == '\'') {
             core.remove_prefix(1);
