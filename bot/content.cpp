@@ -321,7 +321,7 @@ struct dialog_checker {
     }
 
     void read_slot(const std::string& slot, const std::string& ptr) {
-        if (slot == "$region" || slot == "$safety_mode")
+        if (slot == "$region" || slot == "$safety_mode" || slot == "$interrupted")
             return;
         if (slot.rfind("$trend:", 0) == 0) {
             if (!series.count(slot.substr(7)))

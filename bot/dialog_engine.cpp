@@ -321,11 +321,19 @@ class engine {
         return s_.stack.empty() ? nullptr : c_.dialog(s_.stack.back().dialog);
     }
 
+    // The id of the dialog this one interrupted (small talk or help in the middle of a
+    // dialog), which asks its question again when this one ends; empty when none waits.
+    std::string interrupted() const {
+        return s_.stack.size() > 1 ? s_.stack[s_.stack.size() - 2].dialog : std::string();
+    }
+
     std::string slot_value(const std::string& slot, const dialog_frame& f) const {
         if (slot == "$region")
             return region();
         if (slot == "$safety_mode")
             return s_.safety_mode;
+        if (slot == "$interrupted")
+            return interrupted();
         if (slot.rfind("$trend:", 0) == 0)
             return trend(slot.substr(7));
         auto it = f.slots.find(slot);
