@@ -1,3 +1,4 @@
+#include "../support/sqlite_check.hpp"
 #include "../support/test_support.hpp"
 #include "../support/threads.hpp"
 
@@ -256,12 +257,5 @@ TEST_CASE("store: sqlite checkpoints on a thread of its own and loses no committ
             REQUIRE(v);
             CHECK(v->find("\"n\":" + std::to_string(350 + k) + ",") != std::string::npos);
         }
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    CHECK(tandem::test::sqlite_integrity(path) == "ok");
 }

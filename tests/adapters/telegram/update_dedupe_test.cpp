@@ -1,5 +1,6 @@
 // The update_id log that keeps a redelivered Telegram update from being answered twice.
 #include "../../support/redis_server.hpp"
+#include "../../support/sqlite_check.hpp"
 #include "adapters/telegram/update_dedupe.hpp"
 #include "bot/conversation_store.hpp"
 #include "test_support.hpp"
@@ -621,12 +622,5 @@ TEST_CASE("update_dedupe: the log checkpoints on a thread of its own and loses n
         CHECK(p.update_id % 2 == 1);
         CHECK(p.payload == payload);
     }
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(log.c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* st = nullptr;
-    REQUIRE(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))) == "ok");
-    sqlite3_finalize(st);
-    sqlite3_close(db);
+    CHECK(tandem::test::sqlite_integrity(log) == "ok");
 }
