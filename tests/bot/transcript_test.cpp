@@ -33,7 +33,7 @@ std::string strip_comment(const std::string& s) {
 }
 
 void run_transcript(const fs::path& file, const bot::content_paths& paths) {
-    auto c = test::load_ok(paths);
+    auto c = test::load_ok_once(paths);
     test::temp_dir tmp;
     auto db = (tmp.path() / "state.sqlite").string();
     std::shared_ptr<bot::conversation_store> store = bot::make_sqlite_store(db);

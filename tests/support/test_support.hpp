@@ -58,5 +58,10 @@ inline bot::content_paths shipped_paths() {
 
 // Loads content; the test fails (with every problem printed) when it has problems.
 std::shared_ptr<const bot::content> load_ok(const bot::content_paths& paths);
+// The same, loaded once per process and shared after that (content is immutable once loaded,
+// as `tandem serve` shares it between every conversation): for a test case that runs many
+// conversations, each on its own store, where loading again for each would only repeat the
+// compile and self-test (the transcripts: 58 loads became one).
+std::shared_ptr<const bot::content> load_ok_once(const bot::content_paths& paths);
 
 } // namespace tandem::test
