@@ -90,7 +90,8 @@ class memory_log final : public message_log {
 class sqlite_log final : public message_log {
   public:
     explicit sqlite_log(const sqlite_log_options& o)
-        : table_(o.table), what_(o.what), retention_(o.retention_seconds) {
+        : table_(o.table), what_(o.what), retention_(o.retention_seconds),
+          prune_every_(o.prune_every < 1 ? 1 : o.prune_every) {
         const std::string& path = o.path;
         const std::string& migrate_from = o.migrate_from;
         const std::int64_t max_bytes = o.max_bytes;
@@ -301,7 +302,7 @@ class sqlite_log final : public message_log {
     message_status accept_locked(std::int64_t update_id, const std::string& conversation,
                                  std::string_view payload, std::int64_t now) {
         // Pruning now and then keeps the table at roughly two days of updates.
-        if (++since_prune_ >= 256) {
+        if (++since_prune_ >= prune_every_) {
             since_prune_ = 0;
             sqlite3_bind_int64(prune_, 1, now - retention_);
             step_done(prune_);
@@ -480,6 +481,7 @@ class sqlite_log final : public message_log {
     std::string table_;
     std::string what_; // names the file in errors ("update log")
     std::int64_t retention_;
+    int prune_every_;
     std::mutex mu_;
     sqlite3* db_ = nullptr;
     bool has_column(const char* column, const char* schema = "main") {

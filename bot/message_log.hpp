@@ -112,8 +112,10 @@ struct sqlite_log_options {
     std::string path;  // the file, created owner-only (0600; its folder 0700) when missing
     std::string table; // letters, digits and '_' only
     std::string what;  // names the log in errors ("the update log")
-    // Records older than this (answered or not) are pruned now and then.
+    // Records older than this (answered or not) are pruned when a record is added, once
+    // every prune_every records (1: every time).
     std::int64_t retention_seconds = 2 * 86400;
+    int prune_every = 256;
     // > 0 caps the file (SQLite's max_page_count; beyond it writes fail as on a full disk).
     std::int64_t max_bytes = 0;
     // A file that may still hold this table from an older version (the conversation

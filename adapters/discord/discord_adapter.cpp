@@ -620,6 +620,7 @@ std::shared_ptr<bot::message_log> make_sqlite_inbox(const std::string& path,
     o.table = "discord_inbox";
     o.what = "Discord inbox";
     o.retention_seconds = 15 * 60; // an interaction token lives 15 minutes
+    o.prune_every = 1;             // few records: a stale one never waits for 256 more
     o.max_bytes = max_bytes;
     return bot::make_sqlite_message_log(o);
 }

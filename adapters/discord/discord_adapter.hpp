@@ -119,9 +119,9 @@ class discord_adapter : public std::enable_shared_from_this<discord_adapter> {
 };
 
 // The inbox's SQLite file (owner-only, in a folder of its own when missing): a
-// "discord_inbox" table. Records older than 15 minutes (a token's life) are pruned now and
-// then. max_bytes > 0 caps the file as store.max_bytes does. Throws bot::store_error when the
-// file cannot be opened.
+// "discord_inbox" table. Records older than 15 minutes (a token's life) are pruned whenever
+// a deferral is recorded (and at start-up by resume()). max_bytes > 0 caps the file as
+// store.max_bytes does. Throws bot::store_error when the file cannot be opened.
 std::shared_ptr<bot::message_log> make_sqlite_inbox(const std::string& path,
                                                     std::int64_t max_bytes = 0);
 

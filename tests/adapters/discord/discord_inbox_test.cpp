@@ -240,6 +240,29 @@ TEST_CASE("discord inbox: a follow-up Discord refuses for good (404) drops the r
     CHECK(w.stats->test_event_count("discord", "followup_failed") == 2);
 }
 
+TEST_CASE("discord inbox: records older than a token's life are pruned when a deferral is "
+          "recorded",
+          "[discord][inbox][privacy]") {
+    temp_dir dir;
+    fake_turn_service core;
+    world w(core, dc::make_sqlite_inbox((dir.path() / "inbox.sqlite").string()));
+    // Left by a follow-up that got no answer 20 minutes ago (the process kept running).
+    w.inbox->accept(id_of(60), user, R"({"v":1,"text":"stale words"})", unix_now() - 20 * 60);
+    REQUIRE(w.inbox->unanswered().size() == 1);
+    run_test(w.ioc, [&]() -> awaitable<void> {
+        core.hold = true;
+        auto a = co_await w.send(reflect(61, "fresh words"));
+        CHECK(a["type"] == 5);
+        auto left = w.inbox->unanswered();
+        REQUIRE(left.size() == 1);
+        CHECK(left[0].id == id_of(61));
+        core.hold = false;
+        co_await w.settle();
+    });
+    CHECK(w.inbox->size() == 1); // the answered id alone, until it is pruned in turn
+    CHECK(w.inbox->unanswered().empty());
+}
+
 TEST_CASE("discord inbox: a restart finishes a deferral left by a crash with one PATCH and "
           "one turn",
           "[discord][inbox][e2e]") {
