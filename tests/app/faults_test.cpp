@@ -1108,8 +1108,10 @@ std::int64_t count_rows(const std::string& db, const std::string& query) {
 TEST_CASE("faults: kill -9 after a Discord deferral, restart: one PATCH @original with the "
           "stored reply, one turn",
           "[faults][discord][e2e]") {
-    // inline_wait_ms 0: every interaction is deferred. The first PATCH @original hangs, so
-    // the process dies after the turn was committed and before the follow-up was delivered.
+    // The turn cannot commit while the test holds the store's write lock, so the interaction
+    // is deferred (inline_wait_ms 0) whatever the machine's load. The first PATCH @original
+    // hangs, so the process dies after the turn was committed and before the follow-up was
+    // delivered.
     serve::folder f(json{{"store", {{"kind", "sqlite"}}}, {"discord", {{"inline_wait_ms", 0}}}});
     net::io_context ioc;
     fake_api api(ioc, R"({"id":"1"})");
@@ -1126,10 +1128,17 @@ TEST_CASE("faults: kill -9 after a Discord deferral, restart: one PATCH @origina
         ioc,
         [&]() -> awaitable<void> {
             auto port = co_await serve::wait_listening(*first);
+            sqlite3* lock = nullptr;
+            REQUIRE(sqlite3_open_v2(f.path("data/tandem.sqlite").c_str(), &lock,
+                                    SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+            sqlite3_busy_timeout(lock, 5000);
+            REQUIRE(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
             http::http_client c(ioc.get_executor());
             auto body = serve::discord_command(id, user, "I feel smothered");
             auto d = co_await c.request(post_json(serve::url(port, "/webhooks/discord"), body,
                                                   serve::discord_headers(signer, body)));
+            sqlite3_exec(lock, "COMMIT", nullptr, nullptr, nullptr); // the turn commits now
+            sqlite3_close(lock);
             CHECK(d.response.status == 200);
             CHECK(json::parse(d.response.body, nullptr, false)["type"] == 5);
             bool patching = co_await eventually([&] { return api.count() >= 1; }, 30s);

@@ -213,7 +213,7 @@ TEST_CASE("discord inbox: a deferral is recorded, and dropped once its follow-up
     CHECK(logs.lines.find("my private words") == std::string::npos);
 }
 
-TEST_CASE("discord inbox: a follow-up Discord refuses for good (404) drops the record; one "
+TEST_CASE("discord inbox: a follow-up Discord refuses for good (404) drops the record, one "
           "that got no answer keeps it for the next start",
           "[discord][inbox]") {
     fake_turn_service core;
