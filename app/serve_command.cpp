@@ -247,6 +247,10 @@ int cmd_serve(args_t args) {
     auto tg_cfg = tg::parse_telegram_config(rt->cfg, opts.config_path, diags);
     auto dc_cfg = dc::parse_discord_config(rt->cfg, opts.config_path, diags);
     auto wg_cfg = wg::parse_widget_config(rt->cfg, opts.config_path, diags);
+    if (rt->cfg.store.kind == "sqlite" && dc_cfg.inbox == tg_cfg.update_log)
+        diags.add(opts.config_path, "/discord/inbox", "config.bad_value",
+                  "inbox must be a file of its own, not the Telegram update log \"" +
+                      tg_cfg.update_log + "\"");
     if (!diags.empty()) {
         std::cerr << "tandem serve: the configuration has problems:\n" << diags.to_string();
         return 1;
@@ -273,6 +277,21 @@ int cmd_serve(args_t args) {
                                             rt->cfg.data_path(rt->cfg.store.file));
         } catch (const bot::store_error& e) {
             std::cerr << "tandem serve: cannot open the Telegram update log: " << e.what() << "\n";
+            return 1;
+        }
+    }
+
+    // Discord's inbox of deferred interactions: a SQLite file of its own next to the store's
+    // (discord.inbox), store.kind "sqlite" only. Memory: nothing to resume after a restart
+    // anyway. Redis (several instances): none; a deferral whose instance dies is lost
+    // (docs/deployment.md).
+    std::shared_ptr<bot::message_log> discord_inbox;
+    if (rt->cfg.store.kind == "sqlite" && dc_cfg.enabled) {
+        try {
+            discord_inbox =
+                dc::make_sqlite_inbox(rt->cfg.data_path(dc_cfg.inbox), rt->cfg.store.max_bytes);
+        } catch (const bot::store_error& e) {
+            std::cerr << "tandem serve: cannot open the Discord inbox: " << e.what() << "\n";
             return 1;
         }
     }
@@ -315,9 +334,14 @@ int cmd_serve(args_t args) {
         log_channel_off("discord", dc_cfg.public_key_env + " is not 64 hex characters");
     } else {
         discord = std::make_shared<dc::discord_adapter>(ex, dc_cfg, *verifier, *rt->service, client,
-                                                        stats);
+                                                        stats, discord_inbox);
         routes->add(discord->route());
         rt->service->set_proactive_sink(dc::discord_adapter::channel, discord->proactive_sink());
+        // Interactions deferred but not followed up when the last run ended (a crash, kill
+        // -9): finished once the I/O threads run, or dropped when their token is too old.
+        discord->resume(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
         log_channel_on("discord", dc_cfg.path);
     }
     // The website widget needs no secrets: it is on unless the config turns it off.
@@ -393,6 +417,8 @@ int cmd_serve(args_t args) {
     // The update log's writer tells no request after this (ioc goes before dedupe).
     if (dedupe)
         dedupe->settle();
+    if (discord_inbox)
+        discord_inbox->settle();
     rt->service->stop(); // no-op when the drain already stopped it
     helper.join();
     bot::log::info("serve.stopped", {{"turns", rt->service->turns_handled()}});

@@ -24,9 +24,11 @@ struct discord_adapter::pending_turn {
     interaction ix;
     std::mutex mu;
     std::optional<bot::turn_result> result;
-    bool deferred = false;  // the handler gave up waiting and answered type 5
-    bool acked = false;     // the deferral was written to Discord
-    bool delivered = false; // the follow-up delivery was started
+    bool deferred = false;     // the handler gave up waiting and answered type 5
+    bool acked = false;        // the deferral was written to Discord
+    bool delivered = false;    // the follow-up delivery was started
+    bool forgotten = false;    // the turn deleted the conversation ("forget me")
+    std::int64_t inbox_id = 0; // the deferral's record in the inbox (0: none)
     net::experimental::concurrent_channel<void(boost::system::error_code)> done;
     explicit pending_turn(net::any_io_executor ex) : done(ex, 1) {}
 };
@@ -72,6 +74,83 @@ constexpr const char* unknown_note = "I don't know that one. Try /reflect to tal
 // An interaction token lives 15 minutes; keep a margin for the calls themselves.
 constexpr auto token_life = std::chrono::minutes(14);
 
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Interaction ids are snowflakes (decimal, below 2^63): the inbox's key.
+std::optional<std::int64_t> snowflake(const std::string& id) {
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), v);
+    if (ec != std::errc() || end != id.data() + id.size() || v <= 0)
+        return std::nullopt;
+    return v;
+}
+
+// An inbox record: what finishing the interaction after a restart needs. Holds the user's
+// text until the follow-up is sent (then the inbox drops it).
+std::string inbox_record(const interaction& ix, const bot::inbound_message& in, std::int64_t now) {
+    json r = json::object();
+    r["v"] = 1;
+    r["application_id"] = ix.application_id;
+    r["token"] = ix.token;
+    r["user_id"] = ix.user_id;
+    r["locale"] = ix.locale;
+    r["text"] = in.text;
+    r["option_id"] = in.option_id;
+    r["received"] = now;
+    return r.dump();
+}
+
+struct stored_deferral {
+    interaction ix;
+    bot::inbound_message in;
+    std::int64_t received = 0;
+};
+
+// nullopt when the record is not one this version wrote (corrupt, or from the future).
+std::optional<stored_deferral> parse_record(std::int64_t id, const std::string& payload) {
+    auto j = json::parse(payload, nullptr, false);
+    if (!j.is_object() || !j.contains("v") || j["v"] != 1)
+        return std::nullopt;
+    auto text_field = [&](const char* name, bool required) -> std::optional<std::string> {
+        auto it = j.find(name);
+        if (it == j.end() || !it->is_string())
+            return std::nullopt;
+        auto v = it->get<std::string>();
+        if (required && v.empty())
+            return std::nullopt;
+        return v;
+    };
+    auto app = text_field("application_id", true);
+    auto token = text_field("token", true);
+    auto user = text_field("user_id", true);
+    auto locale = text_field("locale", false);
+    auto text = text_field("text", false);
+    auto option = text_field("option_id", false);
+    auto received = j.find("received");
+    if (!app || !token || !user || !locale || !text || !option || received == j.end() ||
+        !received->is_number_integer() || (text->empty() && option->empty()))
+        return std::nullopt;
+    stored_deferral d;
+    d.ix.id = std::to_string(id);
+    d.ix.application_id = *app;
+    d.ix.token = *token;
+    d.ix.user_id = *user;
+    d.ix.locale = *locale;
+    d.in.channel = discord_adapter::channel;
+    d.in.conversation_id = *user;
+    d.in.user_id = *user;
+    d.in.language = *locale;
+    d.in.platform_message_id = d.ix.id;
+    d.in.text = *text;
+    d.in.option_id = *option;
+    d.received = received->get<std::int64_t>();
+    return d;
+}
+
 bool is_core_command(const std::string& name) {
     for (const auto& c : core_commands())
         if (c.name == name)
@@ -88,6 +167,10 @@ class sink final : public bot::proactive_sink {
             co_return false;
         co_return co_await a->deliver(std::move(ref), std::move(msg));
     }
+    void forgotten(const bot::conversation_ref& ref) override {
+        if (auto a = adapter_.lock())
+            a->forgotten_elsewhere(ref.conversation_id);
+    }
 
   private:
     std::weak_ptr<discord_adapter> adapter_;
@@ -97,11 +180,12 @@ class sink final : public bot::proactive_sink {
 
 discord_adapter::discord_adapter(net::any_io_executor ex, discord_config cfg,
                                  ed25519_verifier verifier, bot::turn_service& service,
-                                 http::http_client& client, std::shared_ptr<http::metrics> stats)
+                                 http::http_client& client, std::shared_ptr<http::metrics> stats,
+                                 std::shared_ptr<bot::message_log> inbox)
     : ex_(ex), cfg_(std::move(cfg)), verifier_(std::move(verifier)), service_(service),
       api_(client, rest_settings{cfg_.api_base, cfg_.bot_token, cfg_.request_timeout,
                                  cfg_.max_attempts, cfg_.max_retry_wait}),
-      stats_(std::move(stats)) {}
+      stats_(std::move(stats)), inbox_(std::move(inbox)) {}
 
 http::route discord_adapter::route() {
     http::route r;
@@ -254,6 +338,9 @@ awaitable<http::http_response> discord_adapter::start_turn(interaction ix,
     if (!result) {
         if (stats_)
             stats_->count_event(channel, "deferred");
+        // Durable before Discord hears of the deferral: a crash from here on is finished
+        // by the next start (resume()).
+        co_await record_deferral(st, in);
         http::http_response res = http::json_response(200, deferral_body(cfg_.ephemeral));
         res.on_sent = [self, st](bool) {
             self->on_deferral_sent(st);
@@ -293,15 +380,25 @@ void discord_adapter::on_deferral_sent(std::shared_ptr<pending_turn> st) {
 awaitable<void> discord_adapter::run_turn(std::shared_ptr<pending_turn> st,
                                           bot::inbound_message in) {
     auto t0 = clock_type::now();
+    // Idempotent by interaction id: a turn committed before a crash is not run again by
+    // resume(); the core hands back its reply.
     bot::turn_result result = co_await service_.handle(std::move(in));
     double secs = std::chrono::duration<double>(clock_type::now() - t0).count();
-    if (stats_)
-        stats_->record_turn(channel, result.topic, secs, result.error);
-    log_turn(st->ix, result, secs);
+    if (result.replayed) {
+        if (stats_)
+            stats_->count_event(channel, "replayed_turn");
+    } else {
+        if (stats_)
+            stats_->record_turn(channel, result.topic, secs, result.error);
+        log_turn(st->ix, result, secs);
+    }
     bool notify = false, deliver_now = false;
+    std::int64_t own_record = 0;
     {
         std::lock_guard lock(st->mu);
         st->result = result;
+        st->forgotten = result.forgotten;
+        own_record = st->inbox_id;
         if (!st->deferred) {
             notify = true;
         } else if (st->acked && !st->delivered) {
@@ -309,15 +406,24 @@ awaitable<void> discord_adapter::run_turn(std::shared_ptr<pending_turn> st,
             deliver_now = true;
         }
     }
+    // "Forget me": the user's records go too (this interaction's own, if any, once its
+    // follow-up is sent).
+    if (result.forgotten)
+        forget_records(st->ix.user_id, own_record);
     if (notify)
         st->done.try_send(boost::system::error_code{});
-    if (deliver_now)
+    if (!deliver_now)
+        co_return;
+    if (result.replayed && result.reply.texts.empty() && result.reply.options.empty())
+        co_await inbox_answered(st); // delivered long ago: later turns followed
+    else
         co_await deliver(st, render_reply(result.reply, cfg_.ephemeral), true);
 }
 
 awaitable<void> discord_adapter::deliver(std::shared_ptr<pending_turn> st, std::vector<json> msgs,
                                          bool edit_first) {
     const auto& ix = st->ix;
+    bool finished = true; // nothing a restart could still do for this interaction
     for (std::size_t i = 0; i < msgs.size(); ++i) {
         rest_result r;
         if (i == 0 && edit_first)
@@ -327,9 +433,169 @@ awaitable<void> discord_adapter::deliver(std::shared_ptr<pending_turn> st, std::
         if (!r.ok) {
             if (stats_)
                 stats_->count_event(channel, "followup_failed");
-            co_return;
+            // The PATCH @original itself got no answer, a 5xx or a 429 after every retry:
+            // the record stays, and the next start tries again while the token lasts. A 4xx
+            // (404 unknown interaction, 401 expired token) is final.
+            if (i == 0 && edit_first && (r.status == 0 || r.status >= 500 || r.status == 429))
+                finished = false;
+            break;
         }
     }
+    if (edit_first && finished)
+        co_await inbox_answered(st);
+}
+
+awaitable<void> discord_adapter::record_deferral(std::shared_ptr<pending_turn> st,
+                                                 const bot::inbound_message& in) {
+    if (!inbox_)
+        co_return;
+    auto id = snowflake(st->ix.id);
+    if (!id) {
+        inbox_result("record", "the interaction id is not a snowflake");
+        co_return;
+    }
+    auto now = unix_now();
+    std::string payload = inbox_record(st->ix, in, now);
+    bool ok = false;
+    try {
+        // On the inbox's writer thread, committed with whatever else is queued.
+        co_await inbox_->async_accept(*id, st->ix.user_id, payload, now);
+        ok = true;
+    } catch (const bot::store_error& e) {
+        // Still deferred and still finished by this process; only a crash before the
+        // follow-up would lose it now. Logged once per failing stretch.
+        inbox_result("record", e.what());
+    }
+    if (!ok)
+        co_return;
+    inbox_result("record", nullptr);
+    std::lock_guard lock(st->mu);
+    st->inbox_id = *id;
+}
+
+awaitable<void> discord_adapter::inbox_answered(std::shared_ptr<pending_turn> st) {
+    std::int64_t id = 0;
+    bool forgotten = false;
+    {
+        std::lock_guard lock(st->mu);
+        id = std::exchange(st->inbox_id, 0);
+        forgotten = st->forgotten;
+    }
+    if (!inbox_ || id == 0)
+        co_return;
+    bool ok = false;
+    try {
+        // The text is dropped (overwritten: secure_delete); the id goes with the pruning.
+        co_await inbox_->async_answered(id);
+        ok = true;
+    } catch (const bot::store_error& e) {
+        // The record stays: a restart within the token's life sends the reply again.
+        inbox_result("answered", e.what());
+    }
+    if (ok && forgotten)
+        forget_records(st->ix.user_id, 0);
+}
+
+std::size_t discord_adapter::resume(std::int64_t now) {
+    if (!inbox_)
+        return 0;
+    std::vector<bot::logged_message> left;
+    try {
+        left = inbox_->unanswered();
+    } catch (const bot::store_error& e) {
+        bot::log::error("discord.inbox_unreadable", {{"error", e.what()}});
+        return 0;
+    }
+    auto drop = [this](const bot::logged_message& p) {
+        try {
+            inbox_->release(p.id, p.conversation);
+        } catch (const bot::store_error& e) {
+            inbox_result("drop", e.what());
+        }
+    };
+    const auto life = std::chrono::duration_cast<std::chrono::seconds>(token_life).count();
+    std::vector<std::shared_ptr<pending_turn>> turns;
+    std::vector<bot::inbound_message> messages;
+    std::size_t expired = 0;
+    for (const auto& p : left) {
+        auto rec = parse_record(p.id, p.payload);
+        if (!rec) {
+            bot::log::warn("discord.inbox_bad_record", {{"id", p.id}});
+            if (stats_)
+                stats_->count_event(channel, "inbox_bad_record");
+            drop(p);
+            continue;
+        }
+        if (now - rec->received >= life) {
+            ++expired; // the token is (nearly) dead: Discord would refuse the follow-up
+            drop(p);
+            continue;
+        }
+        auto st = std::make_shared<pending_turn>(ex_);
+        st->ix = std::move(rec->ix);
+        st->deferred = true; // Discord got the deferral before the crash
+        st->acked = true;
+        st->inbox_id = p.id;
+        turns.push_back(std::move(st));
+        messages.push_back(std::move(rec->in));
+    }
+    if (expired > 0) {
+        bot::log::info("discord.inbox_expired", {{"dropped", expired}});
+        if (stats_)
+            stats_->count_event(channel, "inbox_expired");
+    }
+    bot::log::info("discord.resumed", {{"interactions", turns.size()}});
+    std::size_t n = turns.size();
+    if (n > 0) {
+        if (stats_)
+            stats_->count_event(channel, "resumed_interaction");
+        auto self = shared_from_this();
+        spawn([self, turns = std::move(turns),
+               messages = std::move(messages)]() { return self->replay(turns, messages); },
+              "replay");
+    }
+    return n;
+}
+
+// In order (oldest interaction first), one at a time.
+awaitable<void> discord_adapter::replay(std::vector<std::shared_ptr<pending_turn>> turns,
+                                        std::vector<bot::inbound_message> messages) {
+    for (std::size_t i = 0; i < turns.size(); ++i)
+        co_await run_turn(turns[i], std::move(messages[i]));
+}
+
+void discord_adapter::forgotten_elsewhere(const std::string& user_id) {
+    forget_records(user_id, 0);
+}
+
+void discord_adapter::forget_records(const std::string& user_id, std::int64_t keep_id) {
+    if (!inbox_ || user_id.empty())
+        return;
+    try {
+        inbox_->forget(user_id); // the answered ones
+        for (const auto& p : inbox_->unanswered())
+            if (p.conversation == user_id && p.id != keep_id)
+                inbox_->release(p.id, user_id);
+    } catch (const bot::store_error& e) {
+        if (stats_)
+            stats_->count_event(channel, "inbox_failed");
+        bot::log::error(
+            "discord.inbox_forget_failed",
+            {{"conversation", bot::log::log_id(channel, user_id)}, {"error", e.what()}});
+    }
+}
+
+void discord_adapter::inbox_result(const char* during, const char* error) {
+    if (!error) {
+        if (inbox_failing_.exchange(false))
+            bot::log::info("discord.inbox_recovered", {{"during", during}});
+        return;
+    }
+    if (stats_)
+        stats_->count_event(channel, "inbox_failed");
+    // Logged once per failing stretch, not once per interaction.
+    if (!inbox_failing_.exchange(true))
+        bot::log::error("discord.inbox_failed", {{"during", during}, {"error", error}});
 }
 
 void discord_adapter::spawn(std::function<awaitable<void>()> work, const char* what) {
@@ -345,6 +611,18 @@ void discord_adapter::spawn(std::function<awaitable<void>()> work, const char* w
             bot::log::error("discord.task_failed", {{"task", what}, {"error", ex.what()}});
         }
     });
+}
+
+std::shared_ptr<bot::message_log> make_sqlite_inbox(const std::string& path,
+                                                    std::int64_t max_bytes) {
+    bot::sqlite_log_options o;
+    o.path = path;
+    o.table = "discord_inbox";
+    o.what = "Discord inbox";
+    o.retention_seconds = 15 * 60; // an interaction token lives 15 minutes
+    o.prune_every = 1;             // few records: a stale one never waits for 256 more
+    o.max_bytes = max_bytes;
+    return bot::make_sqlite_message_log(o);
 }
 
 } // namespace tandem::adapters::discord

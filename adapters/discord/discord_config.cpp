@@ -36,6 +36,16 @@ discord_config parse_discord_config(const bot::config& cfg, const std::string& f
     out.max_attempts = static_cast<int>(r.integer_or("max_attempts", out.max_attempts, 1, 10));
     out.max_retry_wait =
         ms(r.integer_or("max_retry_wait_ms", out.max_retry_wait.count(), 0, 3'600'000));
+    out.inbox = r.string_or("inbox", out.inbox);
+    if (r.has("inbox") && cfg.store.kind != "sqlite")
+        r.error("inbox", "config.bad_value",
+                "inbox applies to store kind \"sqlite\" only (this store is \"" + cfg.store.kind +
+                    "\")");
+    else if (out.inbox.empty() || out.inbox.back() == '/')
+        r.error("inbox", "config.bad_value", "inbox names a file in data_dir");
+    else if (out.inbox == cfg.store.file)
+        r.error("inbox", "config.bad_value",
+                "inbox must be a file of its own, not the store's file \"" + cfg.store.file + "\"");
     r.finish();
     return out;
 }

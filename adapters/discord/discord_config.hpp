@@ -27,6 +27,9 @@ struct discord_config {
     std::chrono::milliseconds request_timeout{10000}; // one REST call
     int max_attempts = 4;
     std::chrono::milliseconds max_retry_wait{60000};
+    // store.kind "sqlite": the inbox of deferred interactions, a SQLite file in data_dir of
+    // its own (discord_adapter.hpp; docs/hardening.md).
+    std::string inbox = "discord-inbox.sqlite";
 
     // Resolved from the environment; never read from the file.
     std::string public_key;

@@ -232,7 +232,7 @@ std::size_t telegram_adapter::resume() {
         std::string error;
         auto u = parse_update(p.payload, error);
         if (!u || u->kind == update_kind::ignored) {
-            mark_answered(p.update_id); // nothing to answer
+            mark_answered(p.id); // nothing to answer
             continue;
         }
         std::int64_t chat = u->chat_id;

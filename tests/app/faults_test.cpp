@@ -1069,3 +1069,107 @@ TEST_CASE("load: thousands of widget WebSocket conversations held open at once, 
                          << "), " << turns << " turns each (" << sockets * turns << " turns) in "
                          << seconds << " s; every reply in order: " << in_order);
 }
+
+namespace {
+
+std::optional<json> stored_state_of(const std::string& db, const std::string& key) {
+    sqlite3* h = nullptr;
+    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        sqlite3_close(h);
+        return std::nullopt;
+    }
+    std::optional<json> out;
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(h, "SELECT state FROM conversations WHERE key = ?1", -1, &s, nullptr);
+    sqlite3_bind_text(s, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        out = json::parse(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), nullptr, false);
+    sqlite3_finalize(s);
+    sqlite3_close(h);
+    return out;
+}
+
+std::int64_t count_rows(const std::string& db, const std::string& query) {
+    sqlite3* h = nullptr;
+    std::int64_t n = -1;
+    if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* s = nullptr;
+        if (sqlite3_prepare_v2(h, query.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+            sqlite3_step(s) == SQLITE_ROW)
+            n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+    }
+    sqlite3_close(h);
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("faults: kill -9 after a Discord deferral, restart: one PATCH @original with the "
+          "stored reply, one turn",
+          "[faults][discord][e2e]") {
+    // The turn cannot commit while the test holds the store's write lock, so the interaction
+    // is deferred (inline_wait_ms 0) whatever the machine's load. The first PATCH @original
+    // hangs, so the process dies after the turn was committed and before the follow-up was
+    // delivered.
+    serve::folder f(json{{"store", {{"kind", "sqlite"}}}, {"discord", {{"inline_wait_ms", 0}}}});
+    net::io_context ioc;
+    fake_api api(ioc, R"({"id":"1"})");
+    api.push({200, R"({"id":"1"})", 60000ms, {}});
+    test_signer signer;
+    std::vector<std::string> env = {"DISCORD_PUBLIC_KEY=" + signer.public_hex(),
+                                    "DISCORD_API_BASE=" + api.base()};
+    const std::string id = "1190000000000000001";
+    const std::string user = "5001";
+    auto first = serve::start(f, env, "serve1.log");
+    std::unique_ptr<child_process> second;
+    std::optional<int> second_exit;
+    run_test(
+        ioc,
+        [&]() -> awaitable<void> {
+            auto port = co_await serve::wait_listening(*first);
+            sqlite3* lock = nullptr;
+            REQUIRE(sqlite3_open_v2(f.path("data/tandem.sqlite").c_str(), &lock,
+                                    SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+            sqlite3_busy_timeout(lock, 5000);
+            REQUIRE(sqlite3_exec(lock, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+            http::http_client c(ioc.get_executor());
+            auto body = serve::discord_command(id, user, "I feel smothered");
+            auto d = co_await c.request(post_json(serve::url(port, "/webhooks/discord"), body,
+                                                  serve::discord_headers(signer, body)));
+            sqlite3_exec(lock, "COMMIT", nullptr, nullptr, nullptr); // the turn commits now
+            sqlite3_close(lock);
+            CHECK(d.response.status == 200);
+            CHECK(json::parse(d.response.body, nullptr, false)["type"] == 5);
+            bool patching = co_await eventually([&] { return api.count() >= 1; }, 30s);
+            REQUIRE(patching);
+            first->signal(SIGKILL);
+            co_await serve::wait_exit(*first, 30s);
+
+            second = serve::start(f, env, "serve2.log");
+            co_await serve::wait_listening(*second);
+            bool patched = co_await eventually([&] { return api.count() >= 2; }, 30s);
+            CHECK(patched);
+            co_await sleep_for(300ms); // room for a second PATCH, which must not come
+            second->signal(SIGTERM);
+            second_exit = co_await serve::wait_exit(*second, 30s);
+        },
+        120s);
+    CHECK(second_exit == 0);
+    auto calls = api.calls();
+    REQUIRE(calls.size() == 2);
+    for (const auto& c : calls) {
+        CHECK(c.method == "PATCH");
+        CHECK(c.path == "/webhooks/4242/tok-" + id + "/messages/@original");
+    }
+    CHECK(calls[1].json()["content"] == calls[0].json()["content"]); // the stored reply
+    CHECK(serve::count_events(*second, "discord.resumed") == 1);
+    auto state = stored_state_of(f.path("data/tandem.sqlite").string(), "discord:" + user);
+    REQUIRE(state);
+    CHECK((*state)["turns"] == 1); // applied once, not again at the restart
+    auto inbox = f.path("data/discord-inbox.sqlite").string();
+    CHECK(count_rows(inbox, "SELECT COUNT(*) FROM discord_inbox WHERE payload IS NOT NULL") == 0);
+    // Message text is never logged, by either run.
+    CHECK(first->log().find("I feel smothered") == std::string::npos);
+    CHECK(second->log().find("I feel smothered") == std::string::npos);
+}

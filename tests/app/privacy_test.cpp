@@ -177,6 +177,11 @@ TEST_CASE("privacy: message text never reaches logs or metrics by default, even 
          {"data/telegram-updates.sqlite-wal", "data/telegram-updates.sqlite-shm"})
         if (::stat(f.path(side).c_str(), &st) == 0)
             CHECK((st.st_mode & 0077) == 0);
+    // So is the Discord inbox (deferred interactions' text until their follow-up is sent),
+    // which serve read at start.
+    REQUIRE(::stat(f.path("data/discord-inbox.sqlite").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(r.log.find("discord.resumed") != std::string::npos);
 }
 
 TEST_CASE("privacy: with log.message_text on, the debug log does carry the text",

@@ -189,9 +189,9 @@ TEST_CASE("update_dedupe: the inbox keeps unanswered updates across reopening", 
     auto reopened = tg::make_sqlite_dedupe(file, 100);
     auto left = reopened->unanswered();
     REQUIRE(left.size() == 2);
-    CHECK(left[0].update_id == 11); // oldest first
+    CHECK(left[0].id == 11); // oldest first
     CHECK(left[0].payload == R"({"update_id":11})");
-    CHECK(left[1].update_id == 12);
+    CHECK(left[1].id == 12);
     reopened->answered(11);
     reopened->answered(12);
     CHECK(reopened->unanswered().empty());
@@ -262,7 +262,7 @@ TEST_CASE("update_dedupe: forgetting a conversation keeps an inbox update not ye
         CHECK(d->forget("7") == 2); // 1 and 2
         auto left = d->unanswered();
         REQUIRE(left.size() == 1); // 3 is still answered after a crash
-        CHECK(left[0].update_id == 3);
+        CHECK(left[0].id == 3);
         CHECK(d->accept(3, "7", "{}", 1001) == tg::update_status::pending);
         d->answered(3);
         CHECK(d->forget("7") == 1);
@@ -328,9 +328,9 @@ TEST_CASE("update_dedupe: the log in the store's file moves to its own file, una
         CHECK_FALSE(has_log_table(store)); // gone from the store's file
         auto left = d->unanswered();
         REQUIRE(left.size() == 2);
-        CHECK(left[0].update_id == 2);
+        CHECK(left[0].id == 2);
         CHECK(left[0].payload == R"({"update_id":2})");
-        CHECK(left[1].update_id == 3);
+        CHECK(left[1].id == 3);
         CHECK(d->size() == 3);
         CHECK(d->accept(1, "7", "{}", 1001) == tg::update_status::answered);
         CHECK(d->accept(2, "7", "{}", 1001) == tg::update_status::pending);
@@ -341,7 +341,7 @@ TEST_CASE("update_dedupe: the log in the store's file moves to its own file, una
     auto again = tg::make_sqlite_dedupe(log, 1'000'000, 0, store);
     auto left = again->unanswered();
     REQUIRE(left.size() == 1);
-    CHECK(left[0].update_id == 3);
+    CHECK(left[0].id == 3);
     CHECK(again->size() == 1);
     exec_sql(store, "SELECT key FROM conversations WHERE key = 'telegram:7'");
 }
@@ -368,7 +368,7 @@ TEST_CASE("update_dedupe: logs of older schemas move too, as answered records of
         auto d = tg::make_sqlite_dedupe(log, 1'000'000, 0, store);
         auto left = d->unanswered();
         REQUIRE(left.size() == 1);
-        CHECK(left[0].update_id == 6);
+        CHECK(left[0].id == 6);
         CHECK(d->accept(5, "{}", 1001) == tg::update_status::answered);
     }
     CHECK_FALSE(has_log_table(store));
@@ -394,7 +394,7 @@ TEST_CASE("update_dedupe: a move cut short after the copy doubles nothing on the
     auto d = tg::make_sqlite_dedupe(log, 1'000'000, 0, store);
     auto left = d->unanswered();
     REQUIRE(left.size() == 1); // replayed exactly once
-    CHECK(left[0].update_id == 2);
+    CHECK(left[0].id == 2);
     CHECK(d->size() == 1);
     CHECK_FALSE(has_log_table(store));
 }
@@ -469,7 +469,7 @@ TEST_CASE("update_dedupe: awaited accepts are committed together, each told its 
     CHECK(reopened->size() == 40);
     std::size_t unanswered = 0;
     for (const auto& p : reopened->unanswered()) {
-        CHECK((p.update_id % 2 == 0 || p.update_id == 5 || p.update_id == 6));
+        CHECK((p.id % 2 == 0 || p.id == 5 || p.id == 6));
         ++unanswered;
     }
     CHECK(unanswered == 20); // the even ids (but 5 was answered before, 6 is pending)
@@ -548,7 +548,7 @@ TEST_CASE("update_dedupe: a batch that cannot be written fails every accept in i
     // Exactly the ones told "accepted" are recorded: nothing half-written.
     std::set<std::int64_t> recorded;
     for (const auto& p : d->unanswered())
-        recorded.insert(p.update_id);
+        recorded.insert(p.id);
     CHECK(recorded.size() == accepted);
     for (auto id : recorded)
         CHECK(ok[id]);
@@ -619,7 +619,7 @@ TEST_CASE("update_dedupe: the log checkpoints on a thread of its own and loses n
     auto left = reopened->unanswered();
     REQUIRE(left.size() == static_cast<std::size_t>(updates / 2));
     for (const auto& p : left) {
-        CHECK(p.update_id % 2 == 1);
+        CHECK(p.id % 2 == 1);
         CHECK(p.payload == payload);
     }
     CHECK(tandem::test::sqlite_integrity(log) == "ok");
