@@ -69,15 +69,8 @@ class sqlite_checkins final : public checkin_store {
   public:
     explicit sqlite_checkins(const std::string& path) {
         // Owner-only, like the conversation store (they usually share the file).
-        create_private_file(path, "the check-ins");
-        if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                            nullptr) != SQLITE_OK) {
-            std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-            sqlite3_close(db_);
-            throw store_error("cannot open " + path + ": " + msg);
-        }
+        db_ = open_private_sqlite(path, "the check-ins", 5000);
         try {
-            sqlite3_busy_timeout(db_, 5000);
             exec("PRAGMA journal_mode=WAL");
             exec("PRAGMA secure_delete=ON"); // a cancelled check-in leaves no readable row
             exec("CREATE TABLE IF NOT EXISTS checkins (key TEXT PRIMARY KEY, channel TEXT NOT "

@@ -101,15 +101,8 @@ class sqlite_log final : public message_log {
                        c == '_';
             }))
             throw store_error(what_ + ": bad table name");
-        create_private_file(path, "the " + what_);
-        if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                            nullptr) != SQLITE_OK) {
-            std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-            sqlite3_close(db_);
-            throw store_error("cannot open " + path + ": " + msg);
-        }
+        db_ = open_private_sqlite(path, "the " + what_, 2000);
         try {
-            sqlite3_busy_timeout(db_, 2000);
             exec("PRAGMA journal_mode=WAL");
             // Payloads are message text: what "forget me" and answering delete is
             // overwritten, not left readable in free pages (as in the store's file).

@@ -3,6 +3,7 @@
 #include "bot/conversation_store.hpp"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,19 @@ void create_private_file(const std::string& path, std::string_view what) {
     if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
         ::fchmod(fd, 0600);
     ::close(fd);
+}
+
+sqlite3* open_private_sqlite(const std::string& path, std::string_view what, int busy_timeout_ms) {
+    create_private_file(path, what);
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+        SQLITE_OK) {
+        std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+        sqlite3_close(db);
+        throw store_error("cannot open " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    return db;
 }
 
 } // namespace tandem::bot
