@@ -399,6 +399,30 @@ TEST_CASE("serve: how Telegram updates are acknowledged follows the store, and s
                  "\"sqlite\" only") != std::string::npos);
 }
 
+TEST_CASE("serve: the Discord inbox and the Telegram update log in one file is refused before it "
+          "listens",
+          "[serve][config]") {
+    serve_folder folder("sqlite");
+    {
+        json cfg = json::parse(std::ifstream(folder.config));
+        cfg["telegram"]["update_log"] = "shared.sqlite";
+        cfg["discord"]["inbox"] = "shared.sqlite";
+        std::ofstream(folder.config) << cfg.dump(2);
+    }
+    net::io_context ioc;
+    auto serve = start_serve(folder, {});
+    std::optional<int> exit_code;
+    run_test(ioc, [&]() -> awaitable<void> { exit_code = co_await wait_exit(*serve, 60s); });
+    REQUIRE(exit_code);
+    CHECK(*exit_code == 1);
+    auto log = serve->log();
+    INFO(log);
+    CHECK(log.find("/discord/inbox: config.bad_value: inbox must be a file of its own, not the "
+                   "Telegram update log \"shared.sqlite\"") != std::string::npos);
+    CHECK(listening_port(*serve) == 0);
+    CHECK_FALSE(fs::exists(folder.path("data/shared.sqlite"))); // nothing was created
+}
+
 TEST_CASE("serve: the Telegram update log is a file of its own, named by telegram.update_log",
           "[serve][config]") {
     auto check = [](const std::string& text, std::string* problems) {
