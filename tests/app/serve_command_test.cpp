@@ -131,16 +131,13 @@ TEST_CASE("serve: health, a signed Discord PING, a Telegram update, SIGTERM drai
 
         // Discord checks the endpoint with a signed PING before saving it.
         std::string ping = R"({"application_id":"1","id":"2","token":"t","type":1,"version":1})";
-        auto ts = std::to_string(unix_now());
-        http::header_list sig;
-        sig.emplace_back("X-Signature-Ed25519", signer.sign_hex(ts + ping));
-        sig.emplace_back("X-Signature-Timestamp", ts);
+        auto sig = discord_headers(signer, ping);
         auto pong = co_await c.request(post_json(url(port, "/webhooks/discord"), ping, sig));
         CHECK(pong.response.status == 200);
         CHECK(json::parse(pong.response.body) == json{{"type", 1}});
         http::header_list bad_sig;
         bad_sig.emplace_back("X-Signature-Ed25519", std::string(128, '0'));
-        bad_sig.emplace_back("X-Signature-Timestamp", ts);
+        bad_sig.emplace_back("X-Signature-Timestamp", sig[1].second); // a fresh timestamp
         auto refused = co_await c.request(post_json(url(port, "/webhooks/discord"), ping, bad_sig));
         CHECK(refused.response.status == 401);
 

@@ -139,13 +139,7 @@ inline std::string discord_command(const std::string& id, const std::string& use
     return j.dump();
 }
 
-inline http::header_list discord_headers(const test_signer& signer, const std::string& body) {
-    auto ts = std::to_string(unix_now());
-    http::header_list h;
-    h.emplace_back("X-Signature-Ed25519", signer.sign_hex(ts + body));
-    h.emplace_back("X-Signature-Timestamp", ts);
-    return h;
-}
+using tandem::test::discord_headers; // tests/adapters/discord/signing.hpp
 
 inline http::client_request get(const std::string& u) {
     http::client_request r;

@@ -58,10 +58,7 @@ struct world {
     // Posts a signed interaction; returns the HTTP answer's JSON.
     awaitable<json> send(json ix) {
         auto body = ix.dump();
-        auto ts = std::to_string(unix_now());
-        http::header_list h;
-        h.emplace_back("X-Signature-Ed25519", signer.sign_hex(ts + body));
-        h.emplace_back("X-Signature-Timestamp", ts);
+        auto h = discord_headers(signer, body);
         http::http_client c(ioc.get_executor());
         auto r = co_await c.request(
             post_json("http://127.0.0.1:" + std::to_string(port) + "/webhooks/discord", body, h));

@@ -3,10 +3,13 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace tandem::test {
 
@@ -62,5 +65,15 @@ class test_signer {
   private:
     std::shared_ptr<EVP_PKEY> key_;
 };
+
+// The two headers Discord sends with an interaction: the Ed25519 signature over timestamp +
+// body, and the timestamp (now, in unix seconds). The shape of http::header_list.
+inline std::vector<std::pair<std::string, std::string>> discord_headers(const test_signer& signer,
+                                                                        const std::string& body) {
+    auto ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+    return {{"X-Signature-Ed25519", signer.sign_hex(ts + body)}, {"X-Signature-Timestamp", ts}};
+}
 
 } // namespace tandem::test
