@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer runs scripts/test.sh does after the normal suite (docs/hardening.md):
-#   asan  the whole test suite built with clang -fsanitize=address,undefined (build-asan/)
+#   asan  the whole test suite built with clang -fsanitize=address,undefined (build-asan/),
+#         except the eval sets' content measurements (label eval-set; the normal run has them)
 #   tsan  the concurrency tests (service, store, check-in) with -fsanitize=thread (build-tsan/)
 #   fuzz  every libFuzzer target for TANDEM_FUZZ_SECONDS (default 4) seconds each
 # Usage: bash scripts/sanitize.sh [asan|tsan|fuzz ...]   (default: all three)

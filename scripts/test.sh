@@ -9,7 +9,7 @@ echo "== tandem check"
 ./build/tandem check
 echo "== ctest"
 (cd build && ctest -j"$(nproc)" --output-on-failure --timeout 600)
-# The whole suite under AddressSanitizer + UBSan, the concurrency tests under ThreadSanitizer,
+# The whole suite under AddressSanitizer + UBSan (less the eval sets), the concurrency tests under ThreadSanitizer,
 # and a short run of every fuzz target (docs/hardening.md). TANDEM_SANITIZERS=0 skips them
 # (quick local runs); CI runs them.
 if [[ ${TANDEM_SANITIZERS:-1} != 0 ]]; then
