@@ -63,8 +63,9 @@ struct instance {
             {"core", {{"threads", 2}}},
             {"server", {{"shutdown_grace_ms", 3000}}},
             // A lease short enough that a killed instance's claims lapse soon, long enough to
-            // outlast one turn under a sanitizer on a busy box (2 s did not: a reply went out
-            // twice; docs/deployment.md, "A lease must outlast a turn").
+            // outlast one turn under a sanitizer on a busy box (with 2 s a reply once went out
+            // twice, most likely a turn outliving its lease; docs/deployment.md, "A lease must
+            // outlast a turn").
             {"telegram", {{"per_chat_interval_ms", 0}, {"claim_lease_seconds", 5}}}};
         auto config = (dir.path() / "config" / "tandem.json").string();
         std::ofstream(config) << cfg.dump(2);
