@@ -5,6 +5,7 @@
 #include "bot/normalizer.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -73,7 +74,8 @@ std::shared_ptr<content> content::build(sources src, const resource_set& res, st
     c->locale_ = std::move(locale);
     c->fingerprint_ = std::move(fingerprint);
     c->resources_ = res;
-    c->matcher_ = std::make_unique<intent_matcher>(std::move(src.intents), diags);
+    c->matcher_ = std::make_unique<intent_matcher>(std::move(src.intents), diags,
+                                                   std::move(src.clause_words));
     c->dialogs_ = std::move(src.dialogs);
     for (const auto& u : c->resources_.unverified())
         c->warnings_.push_back("resource not yet verified by a person: " + u);
@@ -128,6 +130,25 @@ std::map<std::string, locale_info> load_locales(const std::string& path, std::st
         li.name = lr.string_or("name", code);
         for (const auto& a : lr.string_list("aliases"))
             li.aliases.push_back(normalize(a));
+        // Words that start a clause: lower-case words (letters, spaces between words), as
+        // the normaliser leaves them.
+        const auto words = lr.string_list("clause_words");
+        for (std::size_t k = 0; k < words.size(); ++k) {
+            const auto n = normalize(words[k]);
+            const bool word = !n.empty() && n == words[k] && n.front() != ' ' && n.back() != ' ' &&
+                              std::all_of(n.begin(), n.end(), [](char ch) {
+                                  const auto u = static_cast<unsigned char>(ch);
+                                  return u >= 0x80 || std::islower(u) || ch == ' ';
+                              });
+            if (!word)
+                diags.add(path, ptr + "/clause_words/" + std::to_string(k), "locale.clause_word",
+                          "\"" + words[k] +
+                              "\" is not a clause word: write one or more lower-case words as "
+                              "the normaliser leaves them (letters and single spaces, no "
+                              "punctuation or contractions), e.g. \"but\" or \"even though\"");
+            else
+                li.clause_words.push_back(n);
+        }
         lr.finish();
         out[code] = std::move(li);
     }
@@ -161,6 +182,8 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
     if (!paths.locales_file.empty()) {
         locales = load_locales(paths.locales_file, def, diags);
         all_files.push_back(paths.locales_file);
+        if (auto it = locales.find(def); it != locales.end())
+            base.clause_words = it->second.clause_words;
     }
     // Packs: every non-default locale, built from the default files with the pack's own
     // intents and dialogs overriding them by id.
@@ -169,6 +192,7 @@ std::shared_ptr<content> content::load(const content_paths& paths, diagnostics& 
         if (code == def)
             continue;
         sources pack = base;
+        pack.clause_words = li.clause_words;
         std::error_code ec;
         auto pi = (fs::path(paths.intents_dir) / code).string();
         auto pd = (fs::path(paths.dialogs_dir) / code).string();

@@ -29,6 +29,9 @@ struct locale_info {
     std::string code;
     std::string name;                 // in its own language ("Español")
     std::vector<std::string> aliases; // normalised words that ask for it ("spanish", "espanol")
+    // Normalised words that start a new clause ("but", "pero"): excludes are scoped to the
+    // clauses they match in (docs/content-format.md §3b).
+    std::vector<std::string> clause_words;
 };
 
 // Dialogs the core relies on (docs/content-format.md §3).
@@ -68,6 +71,7 @@ class content {
     struct sources {
         std::vector<intent_def> intents;
         std::map<std::string, dialog_def> dialogs;
+        std::vector<std::string> clause_words; // the locale's (locale_info)
     };
     static std::shared_ptr<content> build(sources src, const resource_set& res, std::string locale,
                                           std::string fingerprint, diagnostics& diags);

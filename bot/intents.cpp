@@ -173,6 +173,10 @@ std::vector<intent_def> load_intent_files(const std::vector<std::string>& files,
             load_patterns(r, "exclude", false, ex, false);
             for (auto& e : ex)
                 d.excludes.push_back(std::move(e.source));
+            ex.clear();
+            load_patterns(r, "exclude_message", false, ex, false);
+            for (auto& e : ex)
+                d.message_excludes.push_back(std::move(e.source));
             d.examples = r.string_list("examples");
             d.counterexamples = r.string_list("counterexamples");
             if (const auto* s = r.get("safety")) {
@@ -762,6 +766,48 @@ std::string detail::fold_free_set_entry(std::string_view re) {
     return fold_free(re);
 }
 
+std::vector<std::string_view> detail::split_clauses(std::string_view text,
+                                                    const std::vector<std::string>& clause_words) {
+    // A byte of a word: ASCII letters and digits, and every byte of a multi-byte UTF-8
+    // character (accented letters).
+    auto word_byte = [](char ch) {
+        const auto u = static_cast<unsigned char>(ch);
+        return u >= 0x80 || std::isalnum(u);
+    };
+    std::vector<std::string_view> out;
+    auto push = [&](std::size_t from, std::size_t to) {
+        while (from < to && text[from] == ' ')
+            ++from;
+        while (to > from && text[to - 1] == ' ')
+            --to;
+        if (from < to)
+            out.push_back(text.substr(from, to - from));
+    };
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
+        if (ch == '.' || ch == '?' || ch == '!' || ch == ';' || ch == '\n') {
+            push(begin, i);
+            begin = i + 1;
+            continue;
+        }
+        if (i > 0 && word_byte(text[i - 1]))
+            continue;
+        for (const auto& w : clause_words) {
+            if (w.empty() || text.compare(i, w.size(), w) != 0)
+                continue;
+            const std::size_t after = i + w.size();
+            if (after < text.size() && word_byte(text[after]))
+                continue;
+            push(begin, i);
+            begin = i; // the clause word starts the next clause
+            break;
+        }
+    }
+    push(begin, text.size());
+    return out;
+}
+
 std::vector<std::string> detail::spread_set_entry(std::string_view re) {
     std::vector<std::string> out;
     if (repeats_a_group_name(re))
@@ -771,8 +817,10 @@ std::vector<std::string> detail::spread_set_entry(std::string_view re) {
     return out;
 }
 
-intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& diags)
-    : intents_(std::move(intents)), set_(std::make_unique<set_holder>()) {
+intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& diags,
+                               std::vector<std::string> clause_words)
+    : intents_(std::move(intents)), clause_words_(std::move(clause_words)),
+      set_(std::make_unique<set_holder>()) {
     auto& h = *set_;
     h.options = matcher_options();
     auto wide = [](std::string_view re) {
@@ -782,8 +830,9 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
     for (const auto& d : intents_) {
         for (const auto& p : d.patterns)
             counted += wide(p.source);
-        for (const auto& e : d.excludes)
-            counted += wide(e);
+        for (const auto* list : {&d.excludes, &d.message_excludes})
+            for (const auto& e : *list)
+                counted += wide(e);
     }
     // A few wide patterns can stay in the Set; more are cut at their gaps.
     const int narrow = counted > set_holder::counted_in_set ? set_holder::narrow_repeat
@@ -848,9 +897,10 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
         for (const auto& p : d.patterns)
             if (widest_counted_repeat(p.source) > narrow || p.source.find("(?P<") != npos)
                 alone.push_back(&p.source);
-        for (const auto& e : d.excludes)
-            if (widest_counted_repeat(e) > narrow)
-                alone.push_back(&e);
+        for (const auto* list : {&d.excludes, &d.message_excludes})
+            for (const auto& e : *list)
+                if (widest_counted_repeat(e) > narrow)
+                    alone.push_back(&e);
     }
     std::vector<std::shared_ptr<const re2::RE2>> compiled(alone.size());
     // 0: not started, 1: being compiled by one of the two threads, 2: in `compiled`.
@@ -894,7 +944,7 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
                               intents_[it->second].file);
         }
         auto add = [&](const std::string& src, int weight, const std::string& ptr,
-                       intent_pattern* pat) {
+                       intent_pattern* pat, bool whole = false) {
             const int entry = static_cast<int>(entries_.size());
             std::shared_ptr<const re2::RE2> single;
             if (widest_counted_repeat(src) > narrow) {
@@ -965,7 +1015,7 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
                 pat->capture_re = single;
             if (pat)
                 h.pattern_entry[i][static_cast<std::size_t>(pat - d.patterns.data())] = entry;
-            entries_.push_back({i, weight});
+            entries_.push_back({i, weight, whole});
             h.sources.push_back(src);
             h.singles.push_back(std::move(single));
         };
@@ -974,6 +1024,9 @@ intent_matcher::intent_matcher(std::vector<intent_def> intents, diagnostics& dia
                 d.pointer + "/patterns/" + std::to_string(p), &d.patterns[p]);
         for (std::size_t p = 0; p < d.excludes.size(); ++p)
             add(d.excludes[p], 0, d.pointer + "/exclude/" + std::to_string(p), nullptr);
+        for (std::size_t p = 0; p < d.message_excludes.size(); ++p)
+            add(d.message_excludes[p], 0, d.pointer + "/exclude_message/" + std::to_string(p),
+                nullptr, true);
     }
 
     h.dead.assign(entries_.size(), 0);
@@ -1051,9 +1104,16 @@ classification intent_matcher::classify_normalized(std::string normalized) const
 
 classification intent_matcher::match(std::string normalized, bool captures,
                                      bool lower_ascii) const {
-    // Scratch lists per thread, reused: classification runs on every message and should not
-    // allocate for them.
-    thread_local std::vector<int> hits, found, seen_alts;
+    // Reused per thread: classification runs on every message and should not allocate.
+    thread_local std::vector<int> hits;
+    collect(normalized, lower_ascii, false, hits);
+    return rank(std::move(normalized), hits, captures, false);
+}
+
+void intent_matcher::collect(std::string_view normalized, bool lower_ascii, bool one_by_one,
+                             std::vector<int>& hits) const {
+    // Scratch lists per thread, reused.
+    thread_local std::vector<int> found, seen_alts;
     thread_local std::vector<int> counts;      // by wide alternative: its pieces found so far
     thread_local std::vector<unsigned> stamps; // by slot: the last call that found it
     thread_local unsigned stamp = 0;
@@ -1061,7 +1121,7 @@ classification intent_matcher::match(std::string normalized, bool captures,
     const auto& h = *set_;
     // The Set is compiled for text without ASCII upper-case letters (fold_free); any other
     // text (only classify_normalized can pass one) takes the one-by-one path below.
-    bool failed = !lower_ascii && has_ascii_upper(normalized);
+    bool failed = one_by_one || (!lower_ascii && has_ascii_upper(normalized));
     if (h.set && !failed) {
         re2::RE2::Set::ErrorInfo info{};
         if (!h.set->Match(normalized, &found, &info) && info.kind != re2::RE2::Set::kNoError)
@@ -1116,29 +1176,25 @@ classification intent_matcher::match(std::string normalized, bool captures,
         std::sort(hits.begin(), hits.end());
         hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
     } else {
-        // Out of DFA memory (should not happen with our limits), or text with upper-case
-        // letters: the one-by-one path, so a message is never silently unclassified.
+        // One by one: the baseline, out of DFA memory (should not happen with our limits),
+        // or text with upper-case letters, so a message is never silently unclassified.
         hits.clear();
         const auto& all = singles();
         for (std::size_t k = 0; k < all.size(); ++k)
             if (!h.dead[k] && re2::RE2::PartialMatch(normalized, *all[k]))
                 hits.push_back(static_cast<int>(k));
     }
-    return rank(std::move(normalized), hits, captures);
 }
 
 classification intent_matcher::test_classify_one_by_one(std::string_view text) const {
     std::string n = normalize(text);
     std::vector<int> hits;
-    const auto& all = singles();
-    for (std::size_t k = 0; k < all.size(); ++k)
-        if (!set_->dead[k] && re2::RE2::PartialMatch(n, *all[k]))
-            hits.push_back(static_cast<int>(k));
-    return rank(std::move(n), hits, true);
+    collect(n, true, true, hits);
+    return rank(std::move(n), hits, true, true);
 }
 
 classification intent_matcher::rank(std::string normalized, const std::vector<int>& hits,
-                                    bool captures) const {
+                                    bool captures, bool one_by_one) const {
     classification c;
     c.normalized = std::move(normalized);
     if (hits.empty())
@@ -1164,6 +1220,55 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
             it->excluded = true;
         else
             it->score += e.weight;
+    }
+    // Excludes work clause by clause: an idiom in one sentence ("the cat scratched me")
+    // does not silence what another says ("the bruises are from him"). An excluded intent
+    // stays when some clause alone has its patterns and none of its excludes, unless a
+    // message exclude matched ("exclude_message": a context such as "paintball") or an
+    // exclude matched only across clauses (one written to span sentences, "blood stain ...
+    // nosebleed", speaks for the whole message too).
+    if (std::any_of(tallies.begin(), tallies.end(),
+                    [](const tally& t) { return t.excluded && t.score > 0; })) {
+        const auto clauses = detail::split_clauses(c.normalized, clause_words_);
+        if (clauses.size() > 1) {
+            std::vector<int> clause_hits;
+            std::vector<int> excludes_seen; // exclude entries found within one clause
+            std::vector<char> clear(tallies.size(), 0);
+            for (auto clause : clauses) {
+                collect(clause, false, one_by_one, clause_hits);
+                for (std::size_t k = 0; k < tallies.size(); ++k) {
+                    const auto& t = tallies[k];
+                    if (!t.excluded || t.score <= 0)
+                        continue;
+                    bool pattern = false, exclude = false;
+                    for (int h : clause_hits) {
+                        const auto& e = entries_[static_cast<std::size_t>(h)];
+                        if (e.intent != t.intent)
+                            continue;
+                        if (e.weight == 0) {
+                            exclude = true;
+                            excludes_seen.push_back(h);
+                        } else {
+                            pattern = true;
+                        }
+                    }
+                    if (pattern && !exclude)
+                        clear[k] = 1;
+                }
+            }
+            for (std::size_t k = 0; k < tallies.size(); ++k) {
+                if (!clear[k])
+                    continue;
+                const bool across = std::any_of(hits.begin(), hits.end(), [&](int h) {
+                    const auto& e = entries_[static_cast<std::size_t>(h)];
+                    return e.intent == tallies[k].intent && e.weight == 0 &&
+                           (e.whole || std::find(excludes_seen.begin(), excludes_seen.end(), h) ==
+                                           excludes_seen.end());
+                });
+                if (!across)
+                    tallies[k].excluded = false;
+            }
+        }
     }
     std::erase_if(tallies, [](const tally& t) { return t.excluded || t.score <= 0; });
     if (tallies.empty())

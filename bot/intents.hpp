@@ -46,7 +46,11 @@ struct intent_def {
     // but the message's topic is the best-ranked relationship topic that also matched.
     bool topic_from_content = false;
     std::vector<intent_pattern> patterns;
+    // Excludes: where one matches, the intent's patterns in that clause are not what they
+    // seem (an idiom: "could kill him for"). Message excludes silence the intent for the
+    // whole message (a context that explains every clause: "paintball").
     std::vector<std::string> excludes;
+    std::vector<std::string> message_excludes;
     std::vector<std::string> examples;
     std::vector<std::string> counterexamples;
     std::optional<safety_info> safety;
@@ -83,14 +87,21 @@ std::vector<std::string> spread_set_entry(std::string_view re);
 // One Set entry rewritten for the case-sensitive Set (intents.cpp, "case folding"): on text
 // without ASCII upper-case letters it matches where the case-insensitive entry does.
 std::string fold_free_set_entry(std::string_view re);
+// The clauses of a normalised message for scoping excludes: cut at . ? ! ; and before each
+// whole-word occurrence of a clause word ("but", "although"); empty pieces dropped.
+std::vector<std::string_view> split_clauses(std::string_view normalized,
+                                            const std::vector<std::string>& clause_words);
 } // namespace detail
 
 class intent_matcher {
   public:
     // Compiles the patterns for matching together (see intents.cpp). Reports
     // "pattern.compile", "pattern.too_broad", "intent.duplicate_id". The matcher is usable
-    // (without the bad patterns) even then.
-    intent_matcher(std::vector<intent_def> intents, diagnostics& diags);
+    // (without the bad patterns) even then. `clause_words` (normalised) scope excludes: an
+    // exclude silences its intent only in the clauses it matches in (docs/content-format.md,
+    // "Excludes work clause by clause").
+    intent_matcher(std::vector<intent_def> intents, diagnostics& diags,
+                   std::vector<std::string> clause_words = {});
     ~intent_matcher();
     intent_matcher(const intent_matcher&) = delete;
     intent_matcher& operator=(const intent_matcher&) = delete;
@@ -113,19 +124,28 @@ class intent_matcher {
   private:
     struct entry {
         std::size_t intent;
-        int weight; // 0 for an exclude pattern
+        int weight;         // 0 for an exclude pattern
+        bool whole = false; // a message exclude
     };
     // classify_normalized; `captures` false skips the winner's named groups (self-test).
     // `lower_ascii`: the text comes from normalize(), so it has no ASCII upper-case letters.
     classification match(std::string normalized, bool captures, bool lower_ascii) const;
-    // `hits`: matched entries, sorted and unique.
-    classification rank(std::string normalized, const std::vector<int>& hits, bool captures) const;
+    // The entries matching `text` (sorted, unique), by the Set or, with `one_by_one` (or text
+    // the Set cannot take), by every pattern alone.
+    void collect(std::string_view text, bool lower_ascii, bool one_by_one,
+                 std::vector<int>& hits) const;
+    // `hits`: matched entries, sorted and unique. An intent with an exclude among them is
+    // kept when some clause of the text has its patterns without the exclude (found the same
+    // way: `one_by_one`).
+    classification rank(std::string normalized, const std::vector<int>& hits, bool captures,
+                        bool one_by_one) const;
     // Every pattern compiled alone, by entry (compiled on first use: only the one-by-one
     // baseline and the out-of-memory fallback need them all).
     const std::vector<std::shared_ptr<const re2::RE2>>& singles() const;
 
     std::vector<intent_def> intents_;
     std::vector<entry> entries_;
+    std::vector<std::string> clause_words_;
     struct set_holder;
     std::unique_ptr<set_holder> set_;
     std::map<std::string, std::size_t, std::less<>> by_id_;

@@ -185,3 +185,48 @@ TEST_CASE("content loader: a pack's problems are reported with its locale", "[lo
     CHECK(diags.has_code("pattern.compile"));
     CHECK(diags.to_string().find("es/roto.json:/intents/0/patterns/0") != std::string::npos);
 }
+
+TEST_CASE("content loader: clause words must be words as the normaliser leaves them",
+          "[loader][locale]") {
+    test::temp_dir tmp;
+    auto paths = test::fixture_paths();
+    paths.locales_file = (tmp.path() / "locales.json").string();
+    std::ofstream(paths.locales_file) << R"({"schema_version": 1, "default": "en", "locales": {
+        "en": {"name": "English", "clause_words": ["but", "But", "", "don't", "even though",
+                                                   " yet", "however,", 7]},
+        "es": {"name": "Español", "clause_words": ["pero", "sin embargo"]}}})";
+    bot::diagnostics diags;
+    auto c = bot::content::load(paths, diags);
+    INFO(diags.to_string());
+    const auto all = diags.to_string();
+    // Every bad word is reported, each at its own place; the good ones pass.
+    for (int k : {1, 2, 3, 5, 6})
+        CHECK(all.find("/locales/en/clause_words/" + std::to_string(k) + ": locale.clause_word") !=
+              std::string::npos);
+    CHECK(all.find("/locales/en/clause_words/7") != std::string::npos); // not a string
+    CHECK(all.find("/clause_words/0:") == std::string::npos);
+    CHECK(all.find("/clause_words/4:") == std::string::npos);
+    CHECK(all.find("/locales/es/") == std::string::npos);
+}
+
+TEST_CASE("content loader: a message exclude is checked like any pattern", "[loader]") {
+    test::temp_dir tmp;
+    auto paths = test::fixture_paths();
+    copy_dir(fs::path(paths.intents_dir), tmp.path() / "intents");
+    paths.intents_dir = (tmp.path() / "intents").string();
+    std::ofstream(tmp.path() / "intents" / "zz_context.json")
+        << R"({"schema_version": 1, "intents": [{"id": "zz_context", "topic": "conflict",
+              "priority": 50, "patterns": ["\\bbruises\\b"],
+              "exclude_message": ["\\bpaintball\\b", "(open", ""],
+              "examples": ["bruises everywhere"],
+              "counterexamples": ["bruises from paintball", "paintball day. bruises after"]}]})";
+    bot::diagnostics diags;
+    bot::content::load(paths, diags);
+    const auto all = diags.to_string();
+    INFO(all);
+    CHECK(all.find("zz_context.json:/intents/0/exclude_message/1: pattern.compile") !=
+          std::string::npos);
+    CHECK(all.find("zz_context.json:/intents/0/exclude_message/2") != std::string::npos);
+    // The good message exclude works: neither counterexample matches.
+    CHECK_FALSE(diags.has_code("intent.counterexample_matched"));
+}

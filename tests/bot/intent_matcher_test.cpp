@@ -409,3 +409,78 @@ TEST_CASE("intent matcher: text with upper-case letters given as normalised stil
         CHECK(a.normalized == text);
     }
 }
+
+TEST_CASE("intent matcher: clauses end at sentence marks and before clause words", "[intent]") {
+    using bot::detail::split_clauses;
+    const std::vector<std::string> words = {"but", "even though", "pero"};
+    using v = std::vector<std::string_view>;
+    CHECK(split_clauses("the cat scratched me. the bruises are from him", words) ==
+          v{"the cat scratched me", "the bruises are from him"});
+    CHECK(split_clauses("the cat scratched me but the bruises are from him", words) ==
+          v{"the cat scratched me", "but the bruises are from him"});
+    CHECK(split_clauses("is it ok? i mean it; really!", {}) ==
+          v{"is it ok", "i mean it", "really"});
+    // Whole words only ("butter", "rebut"), at the start too; empty clauses dropped.
+    CHECK(split_clauses("pass the butter. rebut it", words) == v{"pass the butter", "rebut it"});
+    CHECK(split_clauses("but why... ok", words) == v{"but why", "ok"});
+    CHECK(split_clauses("i stayed even though he yelled", words) ==
+          v{"i stayed", "even though he yelled"});
+    // Accented letters are part of a word: "peroné" is not "pero".
+    CHECK(split_clauses("me duele el peroné pero sigo", words) ==
+          v{"me duele el peroné", "pero sigo"});
+    CHECK(split_clauses("", words).empty());
+    CHECK(split_clauses(" . ! ", words).empty());
+}
+
+TEST_CASE("intent matcher: an exclude silences its intent only in the clause it matches in",
+          "[intent][safety]") {
+    auto make = [](std::vector<std::string> clause_words) {
+        std::vector<bot::intent_def> defs;
+        bot::intent_def hurt;
+        hurt.id = "hurt";
+        hurt.topic = "safety";
+        hurt.priority = 100;
+        hurt.patterns.push_back({"\\b(bruises|blood)\\b", 1, nullptr});
+        hurt.excludes.push_back("\\b(cat|dog) (scratched|bit) me\\b");
+        hurt.excludes.push_back("\\bnosebleed\\b[^!]{0,40}\\bblood\\b"); // spans sentences
+        hurt.message_excludes.push_back("\\bpaintball\\b");
+        defs.push_back(std::move(hurt));
+        bot::intent_def chat;
+        chat.id = "chat";
+        chat.topic = "conflict";
+        chat.priority = 10;
+        chat.patterns.push_back({"\\b(cat|dog)\\b", 1, nullptr});
+        defs.push_back(std::move(chat));
+        bot::diagnostics diags;
+        auto m =
+            std::make_unique<bot::intent_matcher>(std::move(defs), diags, std::move(clause_words));
+        INFO(diags.to_string());
+        REQUIRE(diags.empty());
+        return m;
+    };
+    auto with_but = make({"but"});
+    auto without = make({});
+    auto check = [](const bot::intent_matcher& m, const std::string& text, bool hurt) {
+        INFO(text);
+        auto a = m.classify(text);
+        auto b = m.test_classify_one_by_one(text);
+        CHECK(a.has("hurt") == hurt);
+        CHECK(b.has("hurt") == hurt); // the Set and one by one agree
+        CHECK(a.intent == b.intent);
+    };
+    // In the exclude's own clause: silenced, as before.
+    check(*with_but, "the cat scratched me and left bruises", false);
+    check(*with_but, "bruises? the dog bit me, that is all", true); // different clauses
+    // Another clause says more than the idiom explains.
+    check(*with_but, "the cat scratched me. the bruises are from him", true);
+    check(*with_but, "the cat scratched me but the bruises are from him", true);
+    check(*without, "the cat scratched me but the bruises are from him", false);
+    // A message exclude holds for every clause; so does an exclude that matched only across
+    // clauses.
+    check(*with_but, "we played paintball. bruises everywhere", false);
+    check(*with_but, "i had a nosebleed. there is blood on the sofa", false);
+    check(*with_but, "i had a nosebleed! there is blood on the sofa", true);
+    // Nothing excluded: unchanged.
+    check(*with_but, "bruises again", true);
+    check(*with_but, "the dog bit me", false);
+}

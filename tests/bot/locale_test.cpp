@@ -249,10 +249,11 @@ TEST_CASE("languages: pack patterns never put a word boundary beside an accented
             INFO(i.id << ": " << p.source);
             CHECK_FALSE(bad_boundary(p.source));
         }
-        for (const auto& x : i.excludes) {
-            INFO(i.id << " exclude: " << x);
-            CHECK_FALSE(bad_boundary(x));
-        }
+        for (const auto* list : {&i.excludes, &i.message_excludes})
+            for (const auto& x : *list) {
+                INFO(i.id << " exclude: " << x);
+                CHECK_FALSE(bad_boundary(x));
+            }
     }
 }
 
