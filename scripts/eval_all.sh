@@ -24,10 +24,14 @@ for f in tests/eval/set-*.jsonl tests/eval/plain-statements.jsonl; do judge "$f"
 judge tests/eval/benign-probes.jsonl 0.80  # no safety lines: 0 false alarms is the bar
 judge tests/eval/benign-blind.jsonl 0.88  # blind benign set B2, no safety lines
 judge tests/eval/risk-beside-benign.jsonl 1.0  # every line safety: guards the excludes
+judge tests/eval/clause-risk.jsonl 1.0     # clause-mix: harmless idiom beside a disclosure
+judge tests/eval/clause-benign.jsonl 0.93  # clause-mix: harmless only
 judge tests/eval/es/labeled.jsonl 0.92 --language es
 for f in tests/eval/es/set-*.jsonl tests/eval/es/plain-statements.jsonl; do judge "$f" 0.95 --language es; done
 judge tests/eval/es/benign-probes.jsonl 0.90 --language es
 judge tests/eval/es/benign-blind.jsonl 0.77 --language es
+judge tests/eval/es/clause-risk.jsonl 1.0 --language es
+judge tests/eval/es/clause-benign.jsonl 0.90 --language es
 judge tests/eval/es/risk-beside-benign.jsonl 1.0 --language es
 [[ -f ../shared/eval/dev-utterances.jsonl ]] && judge ../shared/eval/dev-utterances.jsonl 0.95
 exit $rc
