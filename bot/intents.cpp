@@ -1205,6 +1205,7 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
         std::size_t intent;
         int score;
         bool excluded;
+        bool whole; // a message exclude matched: no clause can bring the intent back
     };
     thread_local std::vector<tally> tallies;
     tallies.clear();
@@ -1213,13 +1214,15 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
         auto it = std::find_if(tallies.begin(), tallies.end(),
                                [&](const tally& t) { return t.intent == e.intent; });
         if (it == tallies.end()) {
-            tallies.push_back({e.intent, 0, false});
+            tallies.push_back({e.intent, 0, false, false});
             it = tallies.end() - 1;
         }
-        if (e.weight == 0)
+        if (e.weight == 0) {
             it->excluded = true;
-        else
+            it->whole = it->whole || e.whole;
+        } else {
             it->score += e.weight;
+        }
     }
     // Excludes work clause by clause: an idiom in one sentence ("the cat scratched me")
     // does not silence what another says ("the bruises are from him"). An excluded intent
@@ -1227,46 +1230,46 @@ classification intent_matcher::rank(std::string normalized, const std::vector<in
     // message exclude matched ("exclude_message": a context such as "paintball") or an
     // exclude matched only across clauses (one written to span sentences, "blood stain ...
     // nosebleed", speaks for the whole message too).
-    if (std::any_of(tallies.begin(), tallies.end(),
-                    [](const tally& t) { return t.excluded && t.score > 0; })) {
+    auto may_return = [](const tally& t) {
+        return t.excluded && !t.whole && t.score > 0;
+    };
+    if (std::any_of(tallies.begin(), tallies.end(), may_return)) {
         const auto clauses = detail::split_clauses(c.normalized, clause_words_);
         if (clauses.size() > 1) {
             std::vector<int> clause_hits;
-            std::vector<int> excludes_seen; // exclude entries found within one clause
-            std::vector<char> clear(tallies.size(), 0);
+            std::vector<int> within; // exclude entries that matched inside one clause
+            std::vector<char> clean(tallies.size(), 0); // a clause had patterns, no exclude
             for (auto clause : clauses) {
                 collect(clause, false, one_by_one, clause_hits);
                 for (std::size_t k = 0; k < tallies.size(); ++k) {
-                    const auto& t = tallies[k];
-                    if (!t.excluded || t.score <= 0)
+                    if (!may_return(tallies[k]))
                         continue;
                     bool pattern = false, exclude = false;
                     for (int h : clause_hits) {
                         const auto& e = entries_[static_cast<std::size_t>(h)];
-                        if (e.intent != t.intent)
+                        if (e.intent != tallies[k].intent)
                             continue;
                         if (e.weight == 0) {
                             exclude = true;
-                            excludes_seen.push_back(h);
+                            within.push_back(h);
                         } else {
                             pattern = true;
                         }
                     }
-                    if (pattern && !exclude)
-                        clear[k] = 1;
+                    clean[k] = clean[k] || (pattern && !exclude);
                 }
             }
+            auto across = [&](int h) {
+                return std::find(within.begin(), within.end(), h) == within.end();
+            };
             for (std::size_t k = 0; k < tallies.size(); ++k) {
-                if (!clear[k])
+                if (!clean[k])
                     continue;
-                const bool across = std::any_of(hits.begin(), hits.end(), [&](int h) {
+                const bool spans = std::any_of(hits.begin(), hits.end(), [&](int h) {
                     const auto& e = entries_[static_cast<std::size_t>(h)];
-                    return e.intent == tallies[k].intent && e.weight == 0 &&
-                           (e.whole || std::find(excludes_seen.begin(), excludes_seen.end(), h) ==
-                                           excludes_seen.end());
+                    return e.intent == tallies[k].intent && e.weight == 0 && across(h);
                 });
-                if (!across)
-                    tallies[k].excluded = false;
+                tallies[k].excluded = spans;
             }
         }
     }
